@@ -1,0 +1,1 @@
+"""Routing policies behind one interface: analytic, static baselines, oracle, PPO."""

@@ -1,0 +1,1 @@
+"""Gymnasium environments for edge/device LLM routing, and the traces they replay."""

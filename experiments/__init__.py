@@ -1,0 +1,1 @@
+"""The CLI, configs, training, evaluation, benchmark and ablation."""
