@@ -1,0 +1,72 @@
+"""``edgeroute bench costs|env``: speed figures of the cost functions and of the environments.
+
+``costs`` times the vectorised latency functions (:mod:`experiments.bench_costs`); ``env``
+calls :func:`experiments.bench_env.run_env_benchmark` (environment steps per second). Both
+print a short report, or one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+from cost_models.errors import EdgeRouteError, require
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="speed benchmarks (costs, env)", description=__doc__)
+    sub = p.add_subparsers(dest="bench_target", metavar="TARGET")
+    sub.required = True
+
+    c = sub.add_parser("costs", help="latency evaluations per second of the cost functions")
+    c.add_argument("--n", type=int, default=1_000_000, help="queries per batch (default 1e6)")
+    c.add_argument("--repeats", type=int, default=5, help="timed repeats, best kept")
+    c.add_argument("--scenario", default="phone_3b__edge_70b", help="deployment preset")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=run_costs)
+
+    e = sub.add_parser("env", help="environment steps per second")
+    e.add_argument("--quick", action="store_true", help="a short run")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=run_env)
+
+
+def run_costs(args: argparse.Namespace) -> int:
+    from experiments.bench_costs import run_cost_benchmark
+
+    require(args.n >= 1, f"--n must be >= 1, got {args.n}")
+    require(args.repeats >= 1, f"--repeats must be >= 1, got {args.repeats}")
+    r = run_cost_benchmark(n=args.n, repeats=args.repeats, scenario=args.scenario)
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(
+            f"cost functions: {r['evaluations_per_s']:,.0f} query evaluations/s "
+            f"({r['side_evaluations_per_s']:,.0f} side evaluations/s); best of {r['repeats']} "
+            f"batches of {r['queries_per_batch']:,} queries in {r['best_s'] * 1000:.1f} ms "
+            f"[{r['scenario']}, numpy {r['numpy']}]\n({r['definition']})"
+        )
+    return 0
+
+
+def run_env(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module("experiments.bench_env")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("experiments.bench_env",):
+            raise EdgeRouteError(
+                "the environment benchmark is not available: experiments/bench_env.py "
+                "(run_env_benchmark) is missing from this installation"
+            ) from None
+        raise
+    func = getattr(module, "run_env_benchmark", None)
+    require(callable(func), "experiments.bench_env has no run_env_benchmark(quick) function")
+    r = func(quick=bool(args.quick))
+    if args.json:
+        print(json.dumps(r, indent=2, default=str))
+    else:
+        for key, value in r.items():
+            shown = f"{value:,.1f}" if isinstance(value, float) else value
+            print(f"{key}: {shown}")
+    return 0

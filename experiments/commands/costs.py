@@ -1,0 +1,145 @@
+"""``edgeroute costs``: the latency breakdown of serving one query on the device and on the edge.
+
+Prints a readable table, or with ``--json`` one JSON object with nested ``device`` and ``edge``
+objects (``{"device": {"total_s": ...}, "edge": {...}, "uplink_bps": ...}``). Every number is
+our modelled reconstruction (roofline compute + 3GPP link budget), not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from cost_models.channel import CHANNEL_PRESETS, ChannelProcess, mean_channel_state
+from cost_models.compute import (
+    HARDWARE_SPECS,
+    LOAD_PRESETS,
+    MODEL_SPECS,
+    PRECISIONS,
+    get_hardware,
+    get_model,
+    get_precision,
+    parse_utilisation,
+)
+from cost_models.errors import require
+from cost_models.router_cost import SCENARIO_PRESETS, get_scenario, latency_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "costs",
+        help="latency breakdown of one query on the device and on the edge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--scenario", default="phone_3b__edge_70b",
+                   help=f"deployment preset ({', '.join(SCENARIO_PRESETS)})")
+    p.add_argument("--device-model", help=f"override ({', '.join(MODEL_SPECS)})")
+    p.add_argument("--device-hw", help=f"override ({', '.join(HARDWARE_SPECS)})")
+    p.add_argument("--device-precision", help=f"override ({', '.join(PRECISIONS)})")
+    p.add_argument("--edge-model", help="override the edge model")
+    p.add_argument("--edge-hw", help="override the edge hardware")
+    p.add_argument("--edge-precision", help="override the edge precision")
+    p.add_argument("--prompt-tokens", type=int, default=200, help="this turn's prompt (>= 1)")
+    p.add_argument("--output-tokens", type=int, default=200, help="answer length (>= 1)")
+    p.add_argument("--history-tokens", type=int, default=0,
+                   help="earlier dialogue tokens (>= 0)")
+    p.add_argument("--cached", default="none", choices=("none", "device", "edge", "both"),
+                   help="which side holds the history in its KV cache (default none: both "
+                   "recompute it, as after a switch)")
+    p.add_argument("--channel", help=f"channel preset ({', '.join(CHANNEL_PRESETS)}); "
+                   "default: the scenario's")
+    p.add_argument("--distance-m", type=float, help="override the device-base station distance")
+    p.add_argument("--bandwidth-hz", type=float, help="override the carrier bandwidth")
+    p.add_argument("--n-users", type=int, help="override the users sharing the carrier")
+    p.add_argument("--edge-load", default="light",
+                   help=f"edge utilisation in [0, 1) or one of {', '.join(LOAD_PRESETS)} "
+                   "(default light)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="draw a shadowing + fading realisation from this seed; without it the "
+                   "median link (no shadowing, unit fading gain) is used")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _build(args: argparse.Namespace) -> dict[str, object]:
+    sc = get_scenario(args.scenario)
+    for name, getter in (
+        ("device_model", get_model), ("edge_model", get_model),
+        ("device_hw", get_hardware), ("edge_hw", get_hardware),
+        ("device_precision", get_precision), ("edge_precision", get_precision),
+    ):  # fmt: skip
+        value = getattr(args, name)
+        if value is not None:
+            getter(value)  # raises EdgeRouteError listing the allowed names
+    sc = sc.with_overrides(
+        device_model=args.device_model, device_hw=args.device_hw,
+        device_precision=args.device_precision, edge_model=args.edge_model,
+        edge_hw=args.edge_hw, edge_precision=args.edge_precision, channel=args.channel,
+    )  # fmt: skip
+    channel = sc.channel_scenario.with_overrides(
+        distance_m=args.distance_m, bandwidth_hz=args.bandwidth_hz,
+        n_users_sharing=args.n_users,
+    )  # fmt: skip
+    require(args.prompt_tokens >= 1, f"--prompt-tokens must be >= 1, got {args.prompt_tokens}")
+    require(args.output_tokens >= 1, f"--output-tokens must be >= 1, got {args.output_tokens}")
+    require(
+        args.history_tokens >= 0, f"--history-tokens must be >= 0, got {args.history_tokens}"
+    )
+    if args.seed is None:
+        state, link = mean_channel_state(channel), "median (no shadowing, unit fading gain)"
+    else:
+        require(args.seed >= 0, f"--seed must be >= 0, got {args.seed}")
+        state = ChannelProcess(channel, np.random.default_rng(args.seed)).state
+        link = f"random realisation, seed {args.seed}"
+    report = latency_report(
+        sc, args.prompt_tokens, args.output_tokens, args.history_tokens, args.cached,
+        channel_state=state, utilisation=parse_utilisation(args.edge_load), channel=channel,
+    )  # fmt: skip
+    report["link"] = link
+    return report
+
+
+def _table(r: dict[str, object]) -> str:
+    d, e = r["device"], r["edge"]
+    ms = lambda x: f"{1000.0 * x:10.1f}"  # noqa: E731
+    lines = [
+        f"scenario {r['scenario']}  channel {r['channel']} at {r['distance_m']:.0f} m "
+        f"({r['link']})  edge load {r['edge_utilisation']:.2f}",
+        f"prompt {r['prompt_tokens']}  output {r['output_tokens']}  history "
+        f"{r['history_tokens']} (cached on: {r['cached']})",
+        f"uplink   {r['uplink_snr_db']:6.1f} dB  {r['uplink_bps'] / 1e6:8.2f} Mbit/s"
+        + ("  OUTAGE" if r["uplink_bps"] <= 0 else ""),
+        f"downlink {r['downlink_snr_db']:6.1f} dB  {r['downlink_bps'] / 1e6:8.2f} Mbit/s"
+        + ("  OUTAGE" if r["downlink_bps"] <= 0 else ""),
+        "",
+        f"{'':18s}{'device':>24s}{'edge':>24s}",
+        f"{'model':18s}{d['model']:>24s}{e['model']:>24s}",
+        f"{'hardware':18s}{d['hardware']:>24s}{e['hardware']:>24s}",
+        f"{'precision':18s}{d['precision']:>24s}{e['precision']:>24s}",
+        f"{'uplink (ms)':18s}{'-':>24s}{ms(e['uplink_s']):>24s}",
+        f"{'queue (ms)':18s}{'-':>24s}{ms(e['queue_s']):>24s}",
+        f"{'prefill (ms)':18s}{ms(d['prefill_s']):>24s}{ms(e['prefill_s']):>24s}",
+        f"{'decode (ms)':18s}{ms(d['decode_s']):>24s}{ms(e['decode_s']):>24s}",
+        f"{'downlink (ms)':18s}{'-':>24s}{ms(e['downlink_s']):>24s}",
+        f"{'total (ms)':18s}{ms(d['total_s']):>24s}{ms(e['total_s']):>24s}",
+        "",
+        "terms for the analytic rule S = p - alpha (T_edge - T_device):",
+    ]
+    for key in ("communication_s", "computation_s", "switching_s"):
+        lines.append(f"{key + ' (ms)':22s}{ms(d['terms'][key]):>20s}{ms(e['terms'][key]):>24s}")
+    lines += [
+        "",
+        f"KV bytes/token  device {d['kv_bytes_per_token']:,}  edge {e['kv_bytes_per_token']:,}"
+        f"   device KV capacity {d['kv_capacity_tokens']:,} tokens",
+        f"faster: {r['faster']}   (modelled: roofline + 3GPP link budget, not measured)",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = _build(args)
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+    return 0
