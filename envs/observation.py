@@ -1,0 +1,157 @@
+"""The observation: slot names, finite bounds, and the embedding reduction (PCA on train).
+
+Every slot is a float32 with finite bounds; values are clipped into them. Quantities that span
+orders of magnitude are log-scaled (``log1p`` of token counts), SNRs are divided by 10 dB and
+clipped, so that an MLP policy sees inputs of order one without a normalising wrapper. The name
+of each slot says its transform; :data:`SLOT_DOCS` explains each one.
+
+Embedding handling (config ``observation.embedding``):
+
+* ``"pca"`` (default): project onto the top ``pca_dim`` principal components of the **train**
+  split's embeddings (never validation/test, so nothing leaks), whitened (divided by each
+  component's standard deviation), clipped to [-5, 5]. The fit is cached in-process and on disk
+  under ``$EDGEROUTE_CACHE_DIR/pca`` keyed by a hash of the train embeddings.
+* ``"full"``: every embedding dimension standardised with the train mean and standard
+  deviation, clipped to [-5, 5].
+* ``"none"``: no embedding slots (the semantic score still carries the scorer's judgement).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cost_models.errors import EdgeRouteError
+
+#: Clip range of standardised embedding coordinates.
+EMBEDDING_CLIP: float = 5.0
+#: Upper bound of every ``log1p`` token slot: log1p(2**20) ~ 13.9, above any context length.
+LOG_TOKENS_MAX: float = float(np.log1p(2.0**20))
+#: SNR range kept in the observation, in dB (clipped): below -20 dB every link here is in outage,
+#: above 60 dB the rate no longer limits latency.
+SNR_RANGE_DB: tuple[float, float] = (-20.0, 60.0)
+#: Upper bound of the ``log1p_*_mbps`` rate slots (e^10 - 1 ~ 22 Gbit/s).
+RATE_SLOT_MAX: float = 10.0
+#: Upper bound of the ``turn_index/10`` slot (turn 50 and beyond saturate).
+TURN_INDEX_MAX: float = 5.0
+
+#: The non-embedding slots, in order: (name, low, high, meaning).
+SCALAR_SLOTS: tuple[tuple[str, float, float, str], ...] = (
+    ("semantic_p", 0.0, 1.0, "scorer's P(large model needed) for the pending query"),
+    ("log1p_prompt_tokens", 0.0, LOG_TOKENS_MAX, "log1p of this turn's user tokens"),
+    ("log1p_history_tokens", 0.0, LOG_TOKENS_MAX, "log1p of the dialogue context so far"),
+    (
+        "log1p_predicted_output_tokens_device",
+        0.0,
+        LOG_TOKENS_MAX,
+        "log1p of the predicted answer length of the device model (train-split mean)",
+    ),
+    (
+        "log1p_predicted_output_tokens_edge",
+        0.0,
+        LOG_TOKENS_MAX,
+        "log1p of the predicted answer length of the edge model (train-split mean)",
+    ),
+    (
+        "uplink_snr_db/10",
+        SNR_RANGE_DB[0] / 10,
+        SNR_RANGE_DB[1] / 10,
+        "uplink SNR now, dB / 10, clipped",
+    ),
+    (
+        "downlink_snr_db/10",
+        SNR_RANGE_DB[0] / 10,
+        SNR_RANGE_DB[1] / 10,
+        "downlink SNR now, dB / 10, clipped",
+    ),
+    ("log1p_uplink_mbps", 0.0, RATE_SLOT_MAX, "log1p of the uplink Shannon rate now, Mbit/s"),
+    (
+        "log1p_downlink_mbps",
+        0.0,
+        RATE_SLOT_MAX,
+        "log1p of the downlink Shannon rate now, Mbit/s",
+    ),
+    ("edge_utilisation", 0.0, 1.0, "edge server utilisation now"),
+    ("device_kv_occupancy", 0.0, 1.0, "device KV cache use / device KV capacity"),
+    ("log1p_device_cached_tokens", 0.0, LOG_TOKENS_MAX, "device model's valid cached prefix"),
+    ("log1p_edge_cached_tokens", 0.0, LOG_TOKENS_MAX, "edge model's valid cached prefix"),
+    ("last_model_device", 0.0, 1.0, "1 if the previous turn of this dialogue ran on the device"),
+    ("last_model_edge", 0.0, 1.0, "1 if the previous turn of this dialogue ran on the edge"),
+    ("turn_index/10", 0.0, TURN_INDEX_MAX, "0-based turn index in the dialogue / 10, clipped"),
+)
+#: Name -> meaning of every scalar slot.
+SLOT_DOCS: dict[str, str] = {name: doc for name, _, _, doc in SCALAR_SLOTS}
+#: Name -> index within the scalar block.
+SCALAR_INDEX: dict[str, int] = {name: i for i, (name, _, _, _) in enumerate(SCALAR_SLOTS)}
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("EDGEROUTE_CACHE_DIR") or str(Path.home() / ".cache" / "edgeroute")
+    return Path(root) / "pca"
+
+
+_PCA_MEMO: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def fit_pca(train_embeddings: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean, components [dim, d], std [dim])`` of the train embeddings, cached.
+
+    ``dim`` is capped at the embedding dimension and at ``n_train - 1``.
+    """
+    x = np.ascontiguousarray(train_embeddings, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 2:
+        raise EdgeRouteError(
+            f"PCA needs at least 2 train embeddings of shape [n, d], got shape {x.shape}"
+        )
+    dim = int(min(dim, x.shape[1], len(x) - 1))
+    key = (hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest() + str(x.shape), dim)
+    if key in _PCA_MEMO:
+        return _PCA_MEMO[key]
+    path = _cache_dir() / f"{key[0].split('(')[0]}_{x.shape[0]}x{x.shape[1]}_{dim}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            fit = (z["mean"], z["components"], z["std"])
+    else:
+        x64 = x.astype(np.float64)
+        mean = x64.mean(axis=0)
+        _, s, vt = np.linalg.svd(x64 - mean, full_matrices=False)
+        components = vt[:dim]
+        std = s[:dim] / np.sqrt(len(x64) - 1)
+        std = np.where(std > 1e-12, std, 1.0)
+        fit = (mean.astype(np.float32), components.astype(np.float32), std.astype(np.float32))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, mean=fit[0], components=fit[1], std=fit[2])
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs a refit next time
+    _PCA_MEMO[key] = fit
+    return fit
+
+
+def reduce_embeddings(
+    embeddings: np.ndarray, train_mask: np.ndarray, mode: str, pca_dim: int
+) -> np.ndarray:
+    """The embedding block of the observation for every row (float32 ``[n, k]``, clipped)."""
+    n = len(embeddings)
+    if mode == "none":
+        return np.zeros((n, 0), dtype=np.float32)
+    train = embeddings[train_mask]
+    if len(train) < 2:
+        raise EdgeRouteError(
+            f"observation.embedding={mode!r} needs >= 2 train-split rows to fit on, "
+            f"the trace has {len(train)}"
+        )
+    if mode == "full":
+        mean = train.mean(axis=0)
+        std = train.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        out = (embeddings - mean) / std
+    else:
+        mean, components, std = fit_pca(train, pca_dim)
+        out = ((embeddings - mean) @ components.T) / std
+    return np.clip(out, -EMBEDDING_CLIP, EMBEDDING_CLIP).astype(np.float32)

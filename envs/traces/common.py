@@ -1,0 +1,84 @@
+"""Helpers every trace builder shares: seeded splits, label-pair presets, frame assembly."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cost_models.errors import EdgeRouteError
+from envs.traces.schema import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SPLITS, STR_COLUMNS
+
+#: Seed of the fixed splits (and of every modelled draw unless a builder says otherwise).
+DEFAULT_SEED = 20240601
+#: Split fractions train / validation / test.
+SPLIT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+
+@dataclass(frozen=True)
+class PairPreset:
+    """A label pair: which model's outcomes stand for the device and for the edge.
+
+    ``deployment`` names the default latency preset of ``cost_models.router_cost`` used with
+    these labels (labels and latency architecture may differ; outputs say so).
+    """
+
+    name: str
+    small: str
+    large: str
+    quality_source: str
+    deployment: str
+    source: str
+
+
+def split_of(key: str, seed: int = DEFAULT_SEED) -> str:
+    """The fixed split of an item or dialogue: sha256 of ``"<seed>:<key>"`` mapped to [0, 1).
+
+    Hashing (not a shuffled permutation) keeps an item's split stable when other items are
+    added or removed and across runs and machines.
+    """
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    train, validation, _ = SPLIT_FRACTIONS
+    if u < train:
+        return SPLITS[0]
+    if u < train + validation:
+        return SPLITS[1]
+    return SPLITS[2]
+
+
+def assemble(columns: dict[str, object], n: int) -> pd.DataFrame:
+    """A frame with exactly :data:`COLUMNS` in order and the documented dtypes."""
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise EdgeRouteError(f"trace builder is missing columns {missing}")
+    frame = pd.DataFrame({c: columns[c] for c in COLUMNS}, index=pd.RangeIndex(n))
+    for c in STR_COLUMNS:
+        frame[c] = frame[c].astype(str)
+    for c in INT_COLUMNS:
+        frame[c] = frame[c].astype(np.int64)
+    for c in FLOAT_COLUMNS:
+        frame[c] = frame[c].astype(np.float64)
+    return frame
+
+
+def check_frame(frame: pd.DataFrame) -> None:
+    """Raise if the frame breaks the schema (used on every built and imported trace)."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise EdgeRouteError(f"trace is missing columns {missing}")
+    if frame["id"].duplicated().any():
+        dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
+        raise EdgeRouteError(f"trace ids must be unique; {dup!r} repeats")
+    bad = ~frame["split"].isin(SPLITS)
+    if bad.any():
+        raise EdgeRouteError(f"split {frame['split'][bad].iloc[0]!r} not in {SPLITS}")
+    for c in ("quality_small", "quality_large"):
+        q = frame[c].to_numpy(float)
+        if not (np.isfinite(q).all() and (q >= 0).all() and (q <= 1).all()):
+            raise EdgeRouteError(f"{c} must lie in [0, 1]")
+    for c in INT_COLUMNS:
+        if (frame[c].to_numpy() < 0).any():
+            raise EdgeRouteError(f"{c} must be >= 0")

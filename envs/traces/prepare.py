@@ -1,0 +1,285 @@
+"""Build the traces: raw files -> frames -> cached embeddings -> semantic scorer -> cache.
+
+``prepare(benchmarks, raw_dir, cache_dir)`` is what ``edgeroute data prepare`` runs. It is
+idempotent: a benchmark whose fingerprint (manifest hashes of its raw files, builder version,
+split seed, encoder identity) matches the one stored in its ``index.json`` is skipped, and
+embeddings come from the on-disk cache keyed by encoder identity and text sha256, so a second
+run does no model work. :func:`finish_trace` (embed + scorer + write) is shared with
+``edgeroute data import``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+
+from cost_models.errors import EdgeRouteError
+from cost_models.semantic.cache import EmbeddingCache
+from cost_models.semantic.encoder import (
+    Encoder,
+    count_tokens,
+    default_encoder_path,
+    tokenizer_name,
+)
+from cost_models.semantic.scorer import SemanticScorer, evaluate, length_features, plot_reliability
+from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
+from envs.traces.common import DEFAULT_SEED, check_frame
+from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
+from envs.traces.schema import BENCHMARKS, labels
+from envs.traces.store import INDEX_NAME, StagedBenchmark, read_index
+
+#: Bump when a builder's output changes, so cached traces are rebuilt.
+BUILD_VERSION = 3
+BUILDERS: dict[str, ModuleType] = {
+    "mmlu": mmlu,
+    "gsm8k": gsm8k,
+    "mt_bench": mt_bench,
+    "mt_bench_101": mt_bench_101,
+}
+
+
+@dataclass
+class PrepareResult:
+    """What one ``prepare`` call did, for the CLI to print."""
+
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    embedded_texts: int = 0
+    embed_seconds: float = 0.0
+    encoder: str = ""
+
+    @property
+    def texts_per_s(self) -> float:
+        return self.embedded_texts / self.embed_seconds if self.embed_seconds > 0 else float("nan")
+
+
+def _is_default(encoder: Encoder) -> bool:
+    try:
+        return Path(encoder.path).resolve() == default_encoder_path().resolve()
+    except EdgeRouteError:
+        return False
+
+
+def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) -> str:
+    manifest = read_manifest()
+    digest = hashlib.sha256()
+    digest.update(f"{benchmark}:{BUILD_VERSION}:{seed}:{encoder.identity}".encode())
+    for f in files:
+        digest.update(f"{f}={manifest[f].sha256}".encode())
+    if benchmark == "mt_bench_101":
+        digest.update(mt_bench_101.published_scores_path().read_bytes())
+    return digest.hexdigest()
+
+
+def _fit_scorer(frame: pd.DataFrame, emb: np.ndarray, seed: int):
+    """Select on validation, fit on train, report on test; OOF on train, predictions elsewhere."""
+    y = labels(frame)
+    lengths = length_features(frame["prompt_tokens"], frame["history_tokens"])
+    split = frame["split"].to_numpy()
+    tr, va, te = (split == s for s in ("train", "validation", "test"))
+    if min(tr.sum(), va.sum(), te.sum()) == 0:
+        raise EdgeRouteError(
+            "the semantic scorer needs rows in each of train, validation and test; got "
+            f"{int(tr.sum())}/{int(va.sum())}/{int(te.sum())}"
+        )
+    quality = (frame["quality_small"].to_numpy(float), frame["quality_large"].to_numpy(float))
+    scorer, val_auc = SemanticScorer.select_and_fit(
+        emb[tr],
+        lengths[tr],
+        y[tr],
+        emb[va],
+        lengths[va],
+        y[va],
+        quality_train=(quality[0][tr], quality[1][tr]),
+        seed=seed,
+    )
+    report = evaluate(scorer, emb[te], lengths[te], y[te], tr.sum(), va.sum(), val_auc)
+    p = scorer.predict(emb, lengths)
+    p[tr] = scorer.cross_fit(emb[tr], lengths[tr], y[tr], (quality[0][tr], quality[1][tr]))
+    return scorer, report, p.astype(np.float32)
+
+
+def finish_trace(
+    benchmark: str,
+    pairs: dict[str, tuple[pd.DataFrame, dict]],
+    default_pair: str,
+    encoder: Encoder,
+    cache_dir: Path,
+    fingerprint: str,
+    seed: int = DEFAULT_SEED,
+    progress: bool = True,
+    result: PrepareResult | None = None,
+    extra_files: dict[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Embed (cached), fit the scorer per pair and write the benchmark atomically."""
+    frames = [f for f, _ in pairs.values()]
+    texts = frames[0]["text"].tolist()
+    for f in frames[1:]:
+        if f["text"].tolist() != texts:
+            raise EdgeRouteError(f"{benchmark}: all pairs must share the same rows and texts")
+    from tqdm.auto import tqdm
+
+    cache = EmbeddingCache(cache_dir / "embeddings", encoder.identity)
+    _, missing = cache.lookup(texts)
+    bar = tqdm(
+        total=len(set(np.asarray(texts, dtype=object)[missing])),
+        unit="text",
+        desc=f"{benchmark} embedding",
+        disable=not progress or not missing.any(),
+    )
+
+    def compute(todo: list[str]) -> np.ndarray:
+        vectors = encoder.embed(todo)
+        bar.update(len(todo))
+        return vectors
+
+    start = time.perf_counter()
+    emb, computed = cache.get_or_compute(texts, compute, chunk_size=1024)
+    bar.close()
+    if result is not None and computed:
+        result.embedded_texts += computed
+        result.embed_seconds += time.perf_counter() - start
+    stage = StagedBenchmark(benchmark, cache_dir)
+    try:
+        np.save(stage.path / "embeddings.npy", emb.astype(np.float32))
+        for name, (frame, meta) in pairs.items():
+            check_frame(frame)
+            d = stage.path / name
+            d.mkdir()
+            scorer, report, p = _fit_scorer(frame, emb, seed)
+            tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
+            meta = {**meta, "tokenizer": tok_name, "encoder": encoder.identity}
+            meta["scorer"] = {
+                "model": f"{scorer.kind} logistic regression on the embedding"
+                + (" + length features" if scorer.use_lengths else "")
+                + ", Platt-scaled on validation",
+                "C": scorer.C,
+                "semantic_p_train": "out-of-fold (5-fold cross-fitted)",
+            }
+            frame.to_parquet(d / "frame.parquet", index=False)
+            (d / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+            np.save(d / "semantic_p.npy", p)
+            scorer.save(d / "scorer")
+            (d / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+            quality = " (modelled quality)" if meta.get("quality_source") == "modelled" else ""
+            plot_reliability(
+                report, f"{benchmark} {name}{quality}: test calibration", d / "reliability.png"
+            )
+        for fname, table in (extra_files or {}).items():
+            table.to_csv(stage.path / fname)
+        index = {
+            "benchmark": benchmark,
+            "default_pair": default_pair,
+            "pairs": list(pairs),
+            "rows": len(texts),
+            "encoder": encoder.identity,
+            "fingerprint": fingerprint,
+            "seed": seed,
+        }
+        (stage.path / INDEX_NAME).write_text(json.dumps(index, indent=2))
+        return stage.commit()
+    except BaseException:
+        stage.abort()
+        raise
+
+
+def build_frames(
+    benchmark: str,
+    paths: dict[str, Path],
+    encoder: Encoder | None = None,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """The frames and metas of every pair of ``benchmark`` from resolved raw ``paths``
+    (no embeddings, no scorer): what tests and ``prepare`` share."""
+    if benchmark not in BUILDERS:
+        raise EdgeRouteError(f"unknown benchmark {benchmark!r}; allowed: {list(BUILDERS)}")
+    encoder = encoder or Encoder.default()
+    tokenizer = encoder.tokenizer
+
+    def count(texts):
+        return count_tokens(texts, tokenizer)
+
+    tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
+    pairs = BUILDERS[benchmark].build(paths.__getitem__, read_manifest(), count, tok_name, seed)
+    for frame, _ in pairs.values():
+        check_frame(frame)
+    return pairs
+
+
+def fetch_benchmark(
+    benchmark: str,
+    raw_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> dict[str, Path]:
+    """Verified local paths of the raw files ``benchmark`` reads."""
+    from tqdm.auto import tqdm
+
+    files = BUILDERS[benchmark].files(read_manifest())
+    return {
+        f: fetch(f, raw_dir=raw_dir, cache_dir=cache_dir, progress=progress)
+        for f in tqdm(files, desc=f"{benchmark} raw files", leave=False, disable=not progress)
+    }
+
+
+def prepare(
+    benchmarks: list[str] | None = None,
+    raw_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    encoder: Encoder | None = None,
+    seed: int = DEFAULT_SEED,
+    force: bool = False,
+    progress: bool = True,
+) -> PrepareResult:
+    """Build (or reuse) the traces of ``benchmarks`` (all four by default)."""
+    from tqdm.auto import tqdm
+
+    benchmarks = list(benchmarks or BENCHMARKS)
+    unknown = [b for b in benchmarks if b not in BUILDERS]
+    if unknown:
+        raise EdgeRouteError(f"unknown benchmarks {unknown}; allowed: {list(BUILDERS)}")
+    cache = resolve_cache_dir(cache_dir)
+    encoder = encoder or Encoder.default()
+    if "mt_bench_101" in benchmarks:
+        # The builder reads the published table through this variable; resolve it from the
+        # mirror given here so that --raw-dir alone is enough.
+        os.environ.setdefault(
+            mt_bench_101.PUBLISHED_ENV, str(mt_bench_101.published_scores_path(raw_dir))
+        )
+    result = PrepareResult(encoder=encoder.identity)
+    manifest = read_manifest()
+    for benchmark in tqdm(benchmarks, desc="benchmarks", unit="benchmark", disable=not progress):
+        module = BUILDERS[benchmark]
+        files = module.files(manifest)
+        paths = fetch_benchmark(benchmark, raw_dir, cache, progress)
+        fingerprint = _fingerprint(benchmark, files, encoder, seed)
+        index = read_index(benchmark, cache)
+        if not force and index is not None and index.get("fingerprint") == fingerprint:
+            result.skipped.append(benchmark)
+            continue
+        pairs = build_frames(benchmark, paths, encoder, seed)
+        extra = {}
+        if benchmark == "mmlu":
+            extra["subject_accuracy.csv"] = mmlu.subject_accuracy(paths.__getitem__, manifest)
+        finish_trace(
+            benchmark,
+            pairs,
+            module.DEFAULT_PAIR,
+            encoder,
+            cache,
+            fingerprint,
+            seed,
+            progress,
+            result,
+            extra,
+        )
+        result.built.append(benchmark)
+    return result

