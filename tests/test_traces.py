@@ -34,7 +34,7 @@ def test_mmlu_counts_and_source_accuracies(frames) -> None:
     assert len(frame) == 14042 and frame["subject"].nunique() == 57
     assert acc(frame, "quality_small") == 0.689 and acc(frame, "quality_large") == 0.809
     assert meta["small"] == "Llama-3.1-8B-Instruct" and meta["default_pair"]
-    assert meta["deployment"] == "laptop_8b__edge_70b"
+    assert meta["deployment"] == "phone_3b__edge_70b"
     mix, _ = pairs["mixtral__gpt4_1106"]
     assert mix["text"].tolist() == frame["text"].tolist()
     assert set(frame["quality_small"].unique()) <= {0.0, 1.0}

@@ -37,7 +37,7 @@ from envs.traces.schema import BENCHMARKS, labels
 from envs.traces.store import INDEX_NAME, StagedBenchmark, read_index
 
 #: Bump when a builder's output changes, so cached traces are rebuilt.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 BUILDERS: dict[str, ModuleType] = {
     "mmlu": mmlu,
     "gsm8k": gsm8k,

@@ -272,7 +272,7 @@ def import_trace(
     pair: str = "user",
     small: str = "small model",
     large: str = "large model",
-    deployment: str = "laptop_8b__edge_70b",
+    deployment: str = "phone_3b__edge_70b",
     cache_dir=None,
     encoder=None,
     seed: int = DEFAULT_SEED,

@@ -102,7 +102,7 @@ def register(subparsers) -> None:
     p.add_argument("--large", default="large model", help="name of the large (edge) model")
     p.add_argument(
         "--deployment",
-        default="laptop_8b__edge_70b",
+        default="phone_3b__edge_70b",
         help="latency preset of cost_models.router_cost used with these labels",
     )
     _add_common(p)
