@@ -488,16 +488,63 @@ def attention_flops_per_token_per_context(model: ModelSpec) -> float:
 
 @dataclass(frozen=True)
 class RooflineCoefficients:
-    """Per-token costs of one (model, hardware, precision), in seconds.
+    """Per-token costs of one (model, hardware, precision), in seconds, and the scalar path.
 
     Compute line ``a0 + a1 c`` and memory line ``b0 + b1 c`` of a decode step at context ``c``;
     prefill of ``L`` after ``P`` is ``max(a0 L + a1 (L P + L (L + 1) / 2), b0 + b1 (P + L))``.
+
+    :meth:`prefill_s` and :meth:`decode_s` evaluate these closed forms on Python floats without
+    validation (the caller guarantees finite token counts >= 0): they are the scalar path of
+    :func:`prefill_time_s` / :func:`decode_time_s` (which validate, then call them) and what a
+    simulator's inner loop (``envs``) calls. The vectorised numpy path in those functions
+    performs the same arithmetic (``tests/test_compute.py`` holds the two equal).
     """
 
     a0: float
     a1: float
     b0: float
     b1: float
+    #: Slope of (compute line - memory line); its sign says which line dominates first.
+    d1: float = field(init=False, repr=False, compare=False)
+    #: First integer context at which the dominating line changes (+-inf: never).
+    cross: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        d0, d1 = self.a0 - self.b0, self.a1 - self.b1
+        # Parallel lines (d1 == 0): one dominates everywhere (line a "before" any crossover).
+        parallel = math.inf if d0 >= 0 else -math.inf
+        cross = float(math.ceil(-d0 / d1)) if d1 != 0.0 else parallel
+        object.__setattr__(self, "d1", d1)
+        object.__setattr__(self, "cross", cross)
+
+    def prefill_s(self, new_tokens: float, cached_tokens: float) -> float:
+        """Seconds to prefill ``new_tokens`` after ``cached_tokens`` (0 if nothing is new)."""
+        L, P = new_tokens, cached_tokens
+        if L <= 0:
+            return 0.0
+        t_c = self.a0 * L + self.a1 * (L * P + L * (L + 1.0) / 2.0)
+        t_m = self.b0 + self.b1 * (P + L)
+        return t_c if t_c > t_m else t_m
+
+    def decode_s(self, context_tokens: float, output_tokens: float) -> float:
+        """Seconds to generate ``output_tokens`` after ``context_tokens`` (batch 1): the sum of
+        ``max(a0 + a1 c, b0 + b1 c)`` over ``c = C .. C + O - 1``, split at :attr:`cross`."""
+        C = context_tokens
+        end = C + output_tokens
+        split = self.cross
+        if split < C:
+            split = C
+        elif split > end:
+            split = end
+        n1 = split - C  # tokens before the crossover
+        n2 = end - split
+        if self.d1 > 0:  # memory line first, compute line after
+            k0, k1, m0, m1 = self.b0, self.b1, self.a0, self.a1
+        else:
+            k0, k1, m0, m1 = self.a0, self.a1, self.b0, self.b1
+        return (n1 * k0 + k1 * (n1 * C + n1 * (n1 - 1.0) / 2.0)) + (
+            n2 * m0 + m1 * (n2 * split + n2 * (n2 - 1.0) / 2.0)
+        )
 
 
 @lru_cache(maxsize=256)
@@ -533,9 +580,7 @@ def prefill_time_s(
     if isinstance(new_tokens, _SCALARS) and isinstance(cached_tokens, _SCALARS):
         L = _scalar_tokens(new_tokens, "new_tokens", 0)
         P = _scalar_tokens(cached_tokens, "cached_tokens", 0)
-        if L == 0.0:
-            return 0.0
-        return max(k.a0 * L + k.a1 * (L * P + L * (L + 1.0) / 2.0), k.b0 + k.b1 * (P + L))
+        return k.prefill_s(L, P)
     L = _tokens(new_tokens, "new_tokens", 0)
     P = _tokens(cached_tokens, "cached_tokens", 0)
     t_compute = k.a0 * L + k.a1 * (L * P + L * (L + 1.0) / 2.0)
@@ -558,7 +603,7 @@ def decode_time_s(
     if isinstance(context_tokens, _SCALARS) and isinstance(output_tokens, _SCALARS):
         C = _scalar_tokens(context_tokens, "context_tokens", 0)
         O = _scalar_tokens(output_tokens, "output_tokens", 0)  # noqa: E741
-        return float(_sum_max_affine(k.a0, k.a1, k.b0, k.b1, C, O, scalar=True))
+        return k.decode_s(C, O)
     C = _tokens(context_tokens, "context_tokens", 0)
     O = _tokens(output_tokens, "output_tokens", 0)  # noqa: E741
     return _out(_sum_max_affine(k.a0, k.a1, k.b0, k.b1, C, O))
@@ -630,7 +675,8 @@ def queue_delay_s(utilisation: object, service_time_s: object) -> np.ndarray | f
     to admit.
     """
     if isinstance(utilisation, _SCALARS) and isinstance(service_time_s, _SCALARS):
-        require(service_time_s >= 0, f"service_time_s must be >= 0, got {service_time_s!r}")
+        if not service_time_s >= 0:  # (message built only on failure: a hot scalar path)
+            raise EdgeRouteError(f"service_time_s must be >= 0, got {service_time_s!r}")
         u_f = min(max(float(utilisation), 0.0), MAX_UTILISATION)
         return u_f / (1.0 - u_f) * float(service_time_s)
     u = np.clip(np.asarray(utilisation, dtype=np.float64), 0.0, MAX_UTILISATION)

@@ -145,10 +145,9 @@ class DialogueKVState:
     def plan_turn(self, side: str, new_user_tokens: int) -> TurnPlan:
         """Token accounting of serving the next user turn on ``side`` (state unchanged)."""
         self._side(side)
-        require(
-            int(new_user_tokens) >= 1, f"new_user_tokens must be >= 1, got {new_user_tokens!r}"
-        )
         new = int(new_user_tokens)
+        if new < 1:  # checked without building the message first: this runs every env step
+            raise EdgeRouteError(f"new_user_tokens must be >= 1, got {new_user_tokens!r}")
         cached = self.cached_tokens[side]
         recomputed = self.total_tokens - cached
         prefill = recomputed + new
@@ -165,7 +164,8 @@ class DialogueKVState:
     def commit_turn(self, side: str, new_user_tokens: int, output_tokens: int) -> TurnPlan:
         """Serve the turn on ``side``: the dialogue grows; ``side`` caches all of it."""
         plan = self.plan_turn(side, new_user_tokens)
-        require(int(output_tokens) >= 0, f"output_tokens must be >= 0, got {output_tokens!r}")
+        if int(output_tokens) < 0:
+            raise EdgeRouteError(f"output_tokens must be >= 0, got {output_tokens!r}")
         self.total_tokens += plan.new_user_tokens + int(output_tokens)
         self.cached_tokens[side] = self.total_tokens
         if side == "device" and self.total_tokens > self.device_capacity_tokens:

@@ -8,7 +8,8 @@ Modules: :mod:`envs.single_turn`, :mod:`envs.multi_turn` (the environments),
 :mod:`envs.base` (their shared step, latency and reward logic), :mod:`envs.config`
 (defaults and validation), :mod:`envs.observation` (slots, bounds, PCA), :mod:`envs.data`
 (trace loading and flattening), :mod:`envs.world` (channel, load and think-time paths),
-:mod:`envs.fastcost` (scalar path of ``cost_models``), :mod:`envs.traces` (the traces).
+:mod:`envs.fastcost` (two scalar link/cache laws for the multi-turn step; the compute
+model's scalar path is ``cost_models.compute.RooflineCoefficients``), :mod:`envs.traces`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The machinery both environments share: configuration, world, KV state, latencies, rewards.
+"""The machinery both environments share: configuration, static costs, world, rewards.
 
-A subclass fixes the episode structure (:meth:`EdgeRouteEnv._episode_rows`) and its defaults;
-everything else is here. The step is built for speed: at ``reset`` the episode's rows, think
-times and random streams are fixed; at each arrival the outcome of *both* actions is computed
-once (it is the ``hindsight`` the Oracle reads, and ``step(a)`` then just commits outcome
-``a``), on Python floats through :mod:`envs.fastcost`, the scalar path of ``cost_models``.
+A subclass fixes the episode structure, draws the episode's world at ``reset``
+(:meth:`EdgeRouteEnv._begin_episode`) and implements ``step``; the static per-row costs, the
+reward and the configuration are here. Both are built for speed: everything that does not
+depend on the actions is computed once, vectorised through ``cost_models`` (per row of the
+trace at configuration, per episode at ``reset``); ``step`` only indexes (single-turn) or
+evaluates the few action-dependent latencies on Python floats through the scalar path of
+``cost_models.compute`` (multi-turn, where the KV state and the arrival times depend on the
+actions).
 
 Latency model (``cost_models.router_cost``, our reconstruction, not the paper's):
 
@@ -18,17 +21,15 @@ time advances during service. The router's ``estimate`` uses the arrival-time st
 links and the *predicted* output length (train-split mean per side), never the realised one;
 its terms are ``cost_models.router_cost.estimate_terms``'s.
 
-Time: the user sends the next query ``think`` seconds after the answer arrives (think times
-lognormal, drawn at reset from their own stream). The edge keeps the user's KV cache over an
-idle gap with ``cost_models.kv_cache.edge_retention_probability(idle, load)``; the draw is
-made at the next arrival, from its own stream, one uniform per step whether or not it is
-needed (common random numbers), and the observation then shows the outcome (we assume the
-device learns whether its prefix is still cached, e.g. from a cache-status reply).
+Randomness: every draw of an episode comes from ``self.np_random`` at ``reset``, in counts
+that do not depend on the actions (query order, think times, retention uniforms, the first
+stretch of the channel and load paths, and the seeds of the paths' own extension streams,
+see :mod:`envs.world`). So with the same reset seed every policy sees the same world: common
+random numbers.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +40,6 @@ from gymnasium import spaces
 from cost_models import channel as channel_mod
 from cost_models import compute, kv_cache, router_cost
 from cost_models.errors import EdgeRouteError
-from envs import fastcost
 from envs.config import (
     COMMON_VALIDATORS,
     EMBEDDING_MODES,
@@ -50,13 +50,11 @@ from envs.config import (
 )
 from envs.data import PreparedSplit, get_trace, prepare_split
 from envs.observation import (
-    LOG_TOKENS_MAX,
-    RATE_SLOT_MAX,
     SCALAR_INDEX,
     SCALAR_SLOTS,
     SNR_RANGE_DB,
 )
-from envs.world import ChannelModel, ChannelPath, LoadChain, LoadPath, think_times_s
+from envs.world import ChannelModel, LoadChain
 
 _SNR_LO, _SNR_HI = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
 
@@ -126,8 +124,10 @@ def common_default_config() -> dict[str, Any]:
         # Device KV memory for this user's dialogue in bytes; None = the device hardware's
         # kv_budget_bytes. Over capacity the device cache is evicted (cost_models.kv_cache).
         "device_kv_budget_bytes": None,
-        # Mean user think time (s) between an answer and the next query; modelled (lognormal,
-        # our assumption: reading the answer at ~240 words/min, see envs.world.think_times_s).
+        # Mean user think time (s) between an answer and the next turn (multi-turn); in
+        # single-turn, whose arrivals are open loop, the mean gap between query arrivals.
+        # Modelled (lognormal, our assumption: reading the answer at ~240 words/min, see
+        # envs.world.think_times_s).
         "think_time_mean_s": 30.0,
         # Coefficient of variation of the think time (0 = constant).
         "think_time_cv": 1.0,
@@ -141,10 +141,10 @@ def common_default_config() -> dict[str, Any]:
         # Observation options: embedding "pca" (train-fitted, whitened), "full" (standardised)
         # or "none"; pca_dim = number of principal components kept.
         "observation": {"embedding": "pca", "pca_dim": 16},
-        # True: query order, think times, channel, load and edge-retention draws come from
-        # separate streams fixed at reset, identical whatever the actions (common random
-        # numbers). False: retention draws are made lazily, only when the edge holds a cache,
-        # from the think-time stream, so they differ between policies (a naive simulator).
+        # True: query order, think times, channel, load and edge-retention draws are fixed
+        # at reset, identical whatever the actions (common random numbers). False: retention
+        # draws (multi-turn) are made lazily, only when the edge holds a cache, from a stream
+        # of their own, so they differ between policies (a naive simulator).
         "common_random_numbers": True,
         # Dialogues (multi-turn) or queries (single-turn) of the synthetic trace.
         "synthetic_size": 400,
@@ -184,27 +184,7 @@ class EdgeRouteEnv(gym.Env):
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(self._obs_low, self._obs_high, dtype=np.float32)
         self._episode_ready = False
-        self._streams = [np.random.Generator(np.random.PCG64(0)) for _ in range(5)]
         self.kv = kv_cache.DialogueKVState(device_capacity_tokens=self.device_capacity_tokens)
-
-    def _child_generators(self) -> list[np.random.Generator]:
-        """Five independent generators (order, think, channel, load, retention) for an episode.
-
-        Their PCG64 states and stream increments are drawn from ``self.np_random`` (so the
-        reset seed fixes all of them and nothing else is a source of randomness); reseeding
-        existing generators costs ~1 us where building new ones through SeedSequence costs
-        ~20 us each, which matters for short (one-dialogue) episodes.
-        """
-        words = self.np_random.integers(0, 2**64, size=20, dtype=np.uint64).tolist()
-        for i, gen in enumerate(self._streams):
-            w = words[4 * i : 4 * i + 4]
-            gen.bit_generator.state = {
-                "bit_generator": "PCG64",
-                "state": {"state": (w[0] << 64) | w[1], "inc": ((w[2] << 64) | w[3]) | 1},
-                "has_uint32": 0,
-                "uinteger": 0,
-            }
-        return self._streams
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Update the configuration (HighwayEnv-style); takes effect now, persists."""
@@ -272,9 +252,10 @@ class EdgeRouteEnv(gym.Env):
             )
         sc = self._deployment(trace.meta)
         self.scenario = sc
+        # The scalar roofline of cost_models.compute (coefficients cached there).
         self._roof = (
-            fastcost.Roofline.build(sc.device_model, sc.device_hw, sc.device_precision),
-            fastcost.Roofline.build(sc.edge_model, sc.edge_hw, sc.edge_precision),
+            compute.roofline_coefficients(sc.device_model, sc.device_hw, sc.device_precision),
+            compute.roofline_coefficients(sc.edge_model, sc.edge_hw, sc.edge_precision),
         )
         budget = cfg["device_kv_budget_bytes"]
         if budget is None:
@@ -286,8 +267,16 @@ class EdgeRouteEnv(gym.Env):
         self.channel_model = ChannelModel(sc.channel, cfg["channel_block_s"])
         self.load_chain = LoadChain()
         self._queue_service_s = float(sc.edge_queue_service_s)
+        # Load enters the latency only through its level: slow-down and queueing per level.
+        levels = np.asarray(self.load_chain.levels)
+        self._slow_lv = np.asarray(compute.decode_slowdown(levels), dtype=np.float64)
+        self._queue_lv = np.asarray(
+            compute.queue_delay_s(levels, self._queue_service_s), dtype=np.float64
+        )
+        self._slow_list = self._slow_lv.tolist()
+        self._queue_list = self._queue_lv.tolist()
         self._pred_out = self.data.predicted_output_tokens
-        self._pred_down_bits = fastcost.text_payload_bits(self._pred_out[1])
+        self._pred_down_bits = float(channel_mod.text_payload_bits(self._pred_out[1]))
         self._precompute_rows()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
@@ -303,6 +292,16 @@ class EdgeRouteEnv(gym.Env):
         self._hist_slot = k + SCALAR_INDEX["log1p_history_tokens"]
         self._dyn_start = k + SCALAR_INDEX["uplink_snr_db/10"]
         self._dyn_end = k + SCALAR_INDEX["last_model_edge"] + 1
+        assert self._dyn_start - self._hist_slot == 3  # history, 2 predicted lengths, dynamics
+        static0 = self.data.static_obs[0]
+        self._pred_slots = (
+            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_device"]]),
+            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]]),
+        )
+        self._last_slots = (
+            k + SCALAR_INDEX["last_model_device"],
+            k + SCALAR_INDEX["last_model_edge"],
+        )
         steps = self._max_steps()
         if steps > self.MAX_EPISODE_STEPS:
             raise EdgeRouteError(
@@ -333,17 +332,31 @@ class EdgeRouteEnv(gym.Env):
             compute.decode_time_s(em, eh, prompt, out_e, ep),
             compute.decode_time_s(em, eh, prompt, np.full_like(prompt, pred_e), ep),
         ]
-        self._fresh = [tuple(row) for row in np.column_stack(cols).tolist()]
-        self._prompt_bits = np.asarray(channel_mod.text_payload_bits(prompt)).tolist()
-        self._answer_bits = np.asarray(channel_mod.text_payload_bits(out_e)).tolist()
+        self._fresh_arr = np.column_stack(cols)
+        self._fresh = [tuple(row) for row in self._fresh_arr.tolist()]
+        self._prompt_bits_arr = np.asarray(channel_mod.text_payload_bits(prompt))
+        self._answer_bits_arr = np.asarray(channel_mod.text_payload_bits(out_e))
+        self._prompt_bits = self._prompt_bits_arr.tolist()
+        self._answer_bits = self._answer_bits_arr.tolist()
+        self._quality_arr = (np.asarray(d.quality[0]), np.asarray(d.quality[1]))
+        self._semantic_arr = np.asarray(d.semantic_p, dtype=np.float64)
+        # Per row: what a served query's info reports besides its latencies.
+        self._row_meta = [
+            (bench, dialogue, turn, tokens, bits / 8.0, p)
+            for bench, dialogue, turn, tokens, bits, p in zip(
+                d.row_benchmark, d.row_dialogue, d.turn_index, d.prompt_tokens,
+                self._prompt_bits, d.semantic_p, strict=True,
+            )
+        ]  # fmt: skip
 
     # ------------------------------------------------------------------ episode structure
 
     def _max_steps(self) -> int:
         raise NotImplementedError
 
-    def _episode_rows(self, rng: np.random.Generator) -> list[int]:
-        """The rows (indices into ``self.data``) of one episode, in order."""
+    def _begin_episode(self, rng: np.random.Generator) -> None:
+        """Draw the episode's world from ``rng`` (= ``self.np_random``), prepare the first
+        query (``self._obs``, ``self._info0``)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -356,126 +369,21 @@ class EdgeRouteEnv(gym.Env):
                 raise EdgeRouteError(f"unknown reset option(s) {unknown}; allowed: ['config']")
             if options.get("config"):
                 self.configure(options["config"])
-        # Child streams: one per exogenous process, fixed by the reset seed (CRN).
-        order_rng, think_rng, channel_rng, load_rng, retention_rng = self._child_generators()
-        rows = self._episode_rows(order_rng)
-        self._rows = rows
-        self._n_steps = len(rows)
-        if self.multi_turn:
-            starts = self._is_start
-            self._new_dialogue = [starts[r] for r in rows]
-        else:
-            self._new_dialogue = [True] * len(rows)
-        cfg = self.config
-        self._think = think_times_s(
-            think_rng, len(rows), float(cfg["think_time_mean_s"]), float(cfg["think_time_cv"])
-        ).tolist()
-        self._crn = bool(cfg["common_random_numbers"])
-        self._retention_u = retention_rng.random(len(rows)).tolist() if self._crn else None
-        self._lazy_rng = think_rng
-        self.channel = ChannelPath(self.channel_model, channel_rng)
-        self.load = LoadPath(self.load_chain, load_rng)
-        self.kv.device_capacity_tokens = self.device_capacity_tokens
-        self.kv.reset()
-        self._k = 0
-        self._t = 0.0
         self._last = -1
-        self._edge_last_s = 0.0
+        self._k = 0
+        self._begin_episode(self.np_random)
         self._episode_ready = True
-        self._prepare_pending()
-        return self._obs, self._pending_info()
+        return self._obs, self._info0
 
-    def step(self, action):
+    def _check_action(self, action: Any) -> int:
         if not self._episode_ready:
             raise EdgeRouteError("call reset() before step(), and again after the episode ends")
         a = int(action)
         if a != action or (a != 0 and a != 1):
             raise EdgeRouteError(f"action must be 0 (device) or 1 (edge), got {action!r}")
-        d = self.data
-        r = self._row
-        kv = self.kv
-        side = SIDES[a]
-        q = d.quality[a][r]
-        if a == 0:
-            prefill_s, decode_s, latency_s = self._lat_d
-            latency = {"prefill_s": prefill_s, "decode_s": decode_s, "total_s": latency_s}
-            recomputed = self._rec_d
-            uplink_tokens = 0
-            uplink_bytes = 0.0
-        else:
-            up_s, queue_s, prefill_s, decode_s, down_s, latency_s = self._lat_e
-            latency = {
-                "uplink_s": up_s,
-                "queue_s": queue_s,
-                "prefill_s": prefill_s,
-                "decode_s": decode_s,
-                "downlink_s": down_s,
-                "total_s": latency_s,
-            }
-            recomputed = self._rec_e
-            uplink_tokens = self._up_tokens
-            uplink_bytes = self._up_bits / 8.0
-        switched = self._last >= 0 and a != self._last
-        reward = self._hindsight["reward"][a]
-        k = self._k + 1
-        self._k = k
-        last_step = k >= self._n_steps
-        if self.multi_turn and not (last_step or self._new_dialogue[k]):
-            # The KV state carries to the next turn of this dialogue.
-            kv.commit_turn(side, d.prompt_tokens[r], d.output_tokens[a][r])
-        t_done = self._t + latency_s
-        if a == 1:
-            self._edge_last_s = t_done
-        info = {
-            "rewards": self._rewards(a, q, latency_s, switched),
-            "latency": latency,
-            "latency_s": latency_s,
-            "quality": q,
-            "model": side,
-            "switched": switched,
-            "recomputed_tokens": recomputed,
-            "uplink_tokens": uplink_tokens,
-            "uplink_bytes": uplink_bytes,
-            "benchmark": d.row_benchmark[r],
-            "dialogue_id": d.row_dialogue[r],
-            "turn_index": d.turn_index[r],
-            "time_s": t_done,
-        }
-        self._last = a
-        if last_step:
-            self._episode_ready = False
-            self._t = t_done
-            return self._obs.copy(), reward, True, False, info
-        self._t = t_done + self._think[k - 1]
-        if self._new_dialogue[k]:
-            kv.reset()
-            self._last = -1
-        elif kv.cached_tokens["edge"] > 0:
-            self._retention_draw(k)
-        self._prepare_pending()
-        info["semantic_p"] = self._pinfo_p
-        info["estimate"] = self._estimate
-        info["hindsight"] = self._hindsight
-        return self._obs, reward, False, False, info
+        return a
 
-    def _retention_draw(self, k: int) -> None:
-        """Edge retention over the idle gap before step ``k`` (one uniform per step in CRN)."""
-        t = self._t
-        p = fastcost.edge_retention_probability(
-            max(0.0, t - self._edge_last_s), self.load.utilisation(t)
-        )
-        u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
-        if not u < p:
-            self.kv.evict_edge()
-
-    def _pending_info(self) -> dict[str, Any]:
-        return {
-            "semantic_p": self._pinfo_p,
-            "estimate": self._estimate,
-            "hindsight": self._hindsight,
-        }
-
-    # ------------------------------------------------------------------ the pending query
+    # ------------------------------------------------------------------ rewards
 
     def _rewards(
         self, action: int, quality: float, latency_s: float, switched: bool
@@ -493,130 +401,10 @@ class EdgeRouteEnv(gym.Env):
             "switch": 1.0 if switched else 0.0,
         }
 
-    def _reward(self, action: int, quality: float, latency_s: float, switched: bool) -> float:
-        """The weighted sum of :meth:`_rewards` (same terms, one formula for step and
-        hindsight)."""
-        w_q, w_l, w_e, w_s = self._weights
-        return (
-            w_q * quality
-            + w_l * latency_s
-            + w_e * float(action)
-            + w_s * (1.0 if switched else 0.0)
-        )
-
-    def _prepare_pending(self) -> None:
-        """Outcome of both actions for the pending query, the estimate, and the observation."""
-        d = self.data
-        r = self._rows[self._k]
-        self._row = r
-        t = self._t
-        ch = self.channel
-        cm = self.channel_model
-        ul_db, dl_db = ch.snr_db(t)
-        ul_bps = cm.rate_bps(ul_db)
-        dl_bps = cm.rate_bps(dl_db)
-        u = self.load.utilisation(t)
-        kv = self.kv
-        H = kv.total_tokens
-        acc = cm.access_latency_s
-        pen = cm.outage_penalty_s
-        tx = fastcost.transmit_time_s
-        slow = fastcost.decode_slowdown(u)
-        queue_s = fastcost.queue_factor(u) * self._queue_service_s
-        if H == 0:
-            # First turn (every single-turn query): nothing cached, costs precomputed per row.
-            cd = ce = 0
-            pf_d, dec_d, dec_d_pred, pf_e, dec_e, dec_e_pred = self._fresh[r]
-            base_pf_d, base_pf_e = pf_d, pf_e
-            up_tokens = d.prompt_tokens[r]
-            up_bits = self._prompt_bits[r]
-            up_s = base_up_s = tx(up_bits, ul_bps, acc, pen)
-        else:
-            cached = kv.cached_tokens
-            cd = cached["device"]
-            ce = cached["edge"]
-            L = d.prompt_tokens[r]
-            ctx = H + L
-            roof_d, roof_e = self._roof
-            pred_d, pred_e = self._pred_out
-            pf_d = roof_d.prefill_s(H - cd + L, cd)
-            dec_d = roof_d.decode_s(ctx, d.output_tokens[0][r])
-            dec_d_pred = roof_d.decode_s(ctx, pred_d)
-            base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
-            up_tokens = H - ce + L
-            up_bits = fastcost.text_payload_bits(up_tokens)
-            up_s = tx(up_bits, ul_bps, acc, pen)
-            base_up_s = up_s if ce == H else tx(self._prompt_bits[r], ul_bps, acc, pen)
-            pf_e = roof_e.prefill_s(up_tokens, ce)
-            base_pf_e = pf_e if ce == H else roof_e.prefill_s(L, H)
-            dec_e = roof_e.decode_s(ctx, d.output_tokens[1][r])
-            dec_e_pred = roof_e.decode_s(ctx, pred_e)
-        dec_e *= slow
-        dec_e_pred *= slow
-        # The answer leaves the edge after uplink, queue, prefill and decode: downlink then.
-        t_send = t + up_s + queue_s + pf_e + dec_e
-        dl_send_bps = cm.rate_bps(ch.snr_db(t_send)[1])
-        down_s = tx(self._answer_bits[r], dl_send_bps, acc, pen)
-        down_pred_s = tx(self._pred_down_bits, dl_bps, acc, pen)
-        lat_d = pf_d + dec_d
-        lat_e = up_s + queue_s + pf_e + dec_e + down_s
-        self._lat_d = (pf_d, dec_d, lat_d)
-        self._lat_e = (up_s, queue_s, pf_e, dec_e, down_s, lat_e)
-        self._rec_d = H - cd
-        self._rec_e = H - ce
-        self._up_tokens = up_tokens
-        self._up_bits = up_bits
-
-        # Router estimate: cost_models.router_cost.estimate_terms on the scalar path.
-        comp_d = base_pf_d + dec_d_pred
-        comm_e = base_up_s + down_pred_s
-        comp_e = queue_s + base_pf_e + dec_e_pred
-        self._estimate = {
-            "device": {
-                "communication_s": 0.0,
-                "computation_s": comp_d,
-                "switching_s": pf_d - base_pf_d,
-                "total_s": pf_d + dec_d_pred,
-            },
-            "edge": {
-                "communication_s": comm_e,
-                "computation_s": comp_e,
-                "switching_s": (up_s - base_up_s) + (pf_e - base_pf_e),
-                "total_s": up_s + queue_s + pf_e + dec_e_pred + down_pred_s,
-            },
-        }
-
-        # Realised outcome of each action: the hindsight; step(a) then returns outcome a.
-        last = self._last
-        q_d = d.quality[0][r]
-        q_e = d.quality[1][r]
-        self._hindsight = {
-            "quality": [q_d, q_e],
-            "latency_s": [lat_d, lat_e],
-            "reward": [
-                self._reward(0, q_d, lat_d, last == 1),
-                self._reward(1, q_e, lat_e, last == 0),
-            ],
-        }
-        self._pinfo_p = d.semantic_p[r]
-
-        # Observation: static slots of the row, then the dynamic state.
-        obs = d.static_obs[r].copy()
-        cap = self.device_capacity_tokens
-        obs[self._hist_slot] = min(math.log1p(H), LOG_TOKENS_MAX)
-        obs[self._dyn_start : self._dyn_end] = (
-            min(max(ul_db / 10.0, _SNR_LO), _SNR_HI),
-            min(max(dl_db / 10.0, _SNR_LO), _SNR_HI),
-            min(math.log1p(ul_bps / 1e6), RATE_SLOT_MAX),
-            min(math.log1p(dl_bps / 1e6), RATE_SLOT_MAX),
-            u,
-            min(1.0, cd / cap) if cap > 0 else 0.0,
-            min(math.log1p(cd), LOG_TOKENS_MAX),
-            min(math.log1p(ce), LOG_TOKENS_MAX),
-            1.0 if last == 0 else 0.0,
-            1.0 if last == 1 else 0.0,
-        )
-        self._obs = obs
+    def _base_reward(self, action: Any, quality: Any, latency_s: Any) -> Any:
+        """The part of the reward that does not depend on the previous action (vectorised)."""
+        w_q, w_l, w_e, _ = self._weights
+        return w_q * quality + w_l * latency_s + w_e * action
 
     def render(self) -> None:
         """Nothing to draw: this environment has no visual state (returns None)."""

@@ -7,7 +7,8 @@ Python steps. Same config, observation layout, latency model, qualities and rewa
 scalar environment, with three documented differences:
 
 * Queries are drawn uniformly *with* replacement from the split (the scalar env draws an
-  episode without replacement).
+  episode without replacement). Arrivals are open loop as in the scalar environment (each
+  query arrives a lognormal gap after the previous one arrived).
 * The channel and the load are sampled exactly in law but only at the times the environment
   looks at them: the block-fading AR(1) path is advanced by ``k`` blocks in one draw
   (``y' = c^k y + sqrt(1 - c^(2k)) sigma z``, the k-step law of the same grid process), the
@@ -61,7 +62,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
         d = p.data
         self._static = d.static_obs
-        fresh = np.asarray(p._fresh)
+        fresh = p._fresh_arr
         self._pf_d, self._dec_d = fresh[:, 0], fresh[:, 1]
         self._pf_e, self._dec_e = fresh[:, 3], fresh[:, 4]
         self._lat_d = self._pf_d + self._dec_d
@@ -231,12 +232,12 @@ class SingleTurnVectorEnv(VectorEnv):
         self._last = a
         self._steps += 1
         terminated = self._steps >= self._episode_len
-        # Next query: after the answer and a think time.
+        # Next query: open-loop arrivals, a gap after this query's arrival (as the scalar env).
         if self._think_sigma > 0:
-            think = self._rng.lognormal(self._think_mu, self._think_sigma, self.num_envs)
+            gap = self._rng.lognormal(self._think_mu, self._think_sigma, self.num_envs)
         else:
-            think = np.exp(self._think_mu)
-        self._t = self._t + latency + think
+            gap = np.exp(self._think_mu)
+        self._t = self._t + gap
         self._row = self._rng.integers(0, len(self._static), self.num_envs)
         done = np.flatnonzero(terminated)
         if len(done):

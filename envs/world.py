@@ -15,6 +15,12 @@ too. Only the *times at which* the environment looks at the paths depend on the 
   ``tests/test_env_properties.py`` compares the two), at the cost of one draw per jump
   instead of one per second.
 * :class:`ChannelPath`: ``cost_models.channel`` block fading, see its docstring.
+
+Streams. Each path takes its first draws from the caller (drawn at ``reset`` from the
+environment's ``np_random``, in fixed counts that do not depend on the actions) and any later
+draws from its own generator, given as a seed and created only if the path has to be extended
+(most episodes never need it). So the world of an episode, however far a policy looks into it,
+is a function of the reset seed alone, and a reset costs a handful of numpy calls.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ import numpy as np
 from scipy.signal import lfilter
 
 from cost_models import compute
+
+Stream = np.random.Generator | int
+
+
+def _generator(rng: Stream) -> np.random.Generator:
+    """``rng`` itself, or a generator seeded with it (the lazily created extension stream)."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 class LoadChain:
@@ -54,58 +67,148 @@ class LoadChain:
             off[i] = 0.0
             total = off.sum()
             self.jump_cum.append((np.cumsum(off / total)).tolist() if total > 0 else None)
+        #: Whether some level never leaves (the vectorised path then falls back to the loop).
+        self.absorbing = any(
+            c is None or p >= 1.0 for c, p in zip(self.jump_cum, self.stay, strict=True)
+        )
+        #: jump_cum as a matrix (rows of an absorbing level are 2: never <= a uniform).
+        self.jump_cum_matrix = np.array(
+            [c if c is not None else [2.0] * k for c in self.jump_cum], dtype=np.float64
+        )
+        #: log P_ii per level (0 where P_ii is 0 or 1), as an array.
+        self.log_stay_array = np.asarray(self.log_stay, dtype=np.float64)
         pi = np.clip(proc.stationary_distribution(), 0.0, None)
         self.initial_cum = np.cumsum(pi / pi.sum()).tolist()
+        #: Shortest mean holding time of a level (s): sizes the jumps drawn at reset.
+        self.min_mean_holding_s = min(self.step_s / max(1.0 - p, 1e-12) for p in self.stay)
+
+    def jumps_for(self, horizon_s: float) -> int:
+        """Jumps to draw at reset so that a path usually covers ``horizon_s`` seconds."""
+        return int(horizon_s / self.min_mean_holding_s * 1.5) + 4
 
 
 class LoadPath:
-    """Edge utilisation as a function of absolute time, drawn from its own generator."""
+    """Edge utilisation as a function of absolute time.
+
+    Jump ``i`` uses uniforms ``2 i + 1`` and ``2 i + 2`` of the path's sequence (uniform 0 is
+    the starting level): first the ``first_uniforms`` given (drawn at reset), then draws from
+    ``rng`` (a generator, or the seed of one created on first need).
+    """
 
     #: Jumps drawn per lazy extension.
     CHUNK_JUMPS = 64
 
-    def __init__(self, chain: LoadChain, rng: np.random.Generator) -> None:
+    def __init__(
+        self, chain: LoadChain, rng: Stream, first_uniforms: list[float] | None = None
+    ) -> None:
         self.chain = chain
         self.rng = rng
+        if first_uniforms is None:
+            self.rng = _generator(rng)
+            first_uniforms = self.rng.random(2 * 8 + 1).tolist()
         k = len(chain.levels)
-        self._state = min(bisect.bisect_right(chain.initial_cum, float(rng.random())), k - 1)
+        self._state = min(bisect.bisect_right(chain.initial_cum, first_uniforms[0]), k - 1)
+        self._u = first_uniforms
+        self._next_u = 1
         # Path: level index on [switch_s[n], switch_s[n + 1]).
         self.switch_s: list[float] = [0.0]
+        self.level_at_switch: list[int] = [self._state]
         self.utilisation_at_switch: list[float] = [chain.levels[self._state]]
 
-    def _extend(self) -> None:
+    def _uniforms(self, n_jumps: int) -> tuple[list[float], int, int]:
+        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left."""
+        u, i = self._u, self._next_u
+        if i + 1 >= len(u):
+            # Out of reset-time uniforms: continue from the path's own stream.
+            self.rng = _generator(self.rng)
+            u = self._u = u[i:] + self.rng.random(2 * self.CHUNK_JUMPS).tolist()
+            i = self._next_u = 0
+        return u, i, min(n_jumps, (len(u) - i) // 2)
+
+    def _extend(self, n_jumps: int = 2) -> None:
+        """Up to ``n_jumps`` more jumps, one Python iteration each (scalar look-ups)."""
         ch = self.chain
-        # Chunks grow 8, 16, ... up to CHUNK_JUMPS; jump i always uses uniforms 2i, 2i + 1.
-        n = min(self.CHUNK_JUMPS, max(8, len(self.switch_s) - 1))
-        u = self.rng.random(2 * n).tolist()
+        u, i, n = self._uniforms(n_jumps)
         t = self.switch_s[-1]
         s = self._state
         last = len(ch.levels) - 1
         log1p, floor, bisect_right = math.log1p, math.floor, bisect.bisect_right
-        for i in range(n):
+        switch_s, levels_at = self.switch_s, self.level_at_switch
+        util_at = self.utilisation_at_switch
+        for _ in range(n):
             cum = ch.jump_cum[s]
             stay = ch.stay[s]
             if cum is None or stay >= 1.0:  # absorbing level: it never leaves
-                self.switch_s.append(math.inf)
-                self.utilisation_at_switch.append(ch.levels[s])
+                switch_s.append(math.inf)
+                levels_at.append(s)
+                util_at.append(ch.levels[s])
                 break
             # Steps spent in s (>= 1): Geometric(1 - stay) by inversion.
-            steps = 1.0 if stay <= 0.0 else 1.0 + floor(log1p(-u[2 * i]) / ch.log_stay[s])
+            steps = 1.0 if stay <= 0.0 else 1.0 + floor(log1p(-u[i]) / ch.log_stay[s])
             t += steps * ch.step_s
-            s = min(bisect_right(cum, u[2 * i + 1]), last)
-            self.switch_s.append(t)
-            self.utilisation_at_switch.append(ch.levels[s])
+            s = min(bisect_right(cum, u[i + 1]), last)
+            i += 2
+            switch_s.append(t)
+            levels_at.append(s)
+            util_at.append(ch.levels[s])
+        self._next_u = i
         self._state = s
+
+    def _extend_vectorised(self) -> None:
+        """Up to ``CHUNK_JUMPS`` jumps at once: the destinations of each jump from
+        every level are one numpy comparison, so the walk is a list look-up per jump, and the
+        holding times are vectorised. Same uniforms, same law and same path as
+        :meth:`_extend` (up to float rounding of the accumulated time)."""
+        ch = self.chain
+        u, i, n = self._uniforms(self.CHUNK_JUMPS)
+        if ch.absorbing:
+            return self._extend(n)
+        pairs = np.asarray(u[i : i + 2 * n]).reshape(n, 2)
+        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last).
+        dest = (ch.jump_cum_matrix[None, :, :] <= pairs[:, 1, None, None]).sum(axis=2)
+        np.minimum(dest, len(ch.levels) - 1, out=dest)
+        s = self._state
+        states = [s]
+        for row in dest.tolist():
+            s = row[s]
+            states.append(s)
+        held = np.asarray(states[:-1])
+        log_stay = ch.log_stay_array[held]
+        steps = np.where(
+            log_stay < 0.0, 1.0 + np.floor(np.log1p(-pairs[:, 0]) / np.minimum(log_stay, -1e-300)),
+            1.0,
+        )
+        times = self.switch_s[-1] + np.cumsum(steps * ch.step_s)
+        self.switch_s.extend(times.tolist())
+        self.level_at_switch.extend(states[1:])
+        self.utilisation_at_switch.extend([ch.levels[x] for x in states[1:]])
+        self._next_u = i + 2 * n
+        self._state = s
+        return None
+
+    def level(self, t_s: float) -> int:
+        """Index (into ``chain.levels``) of the load level at absolute time ``t_s`` >= 0."""
+        while self.switch_s[-1] <= t_s:
+            self._extend()
+        return self.level_at_switch[bisect.bisect_right(self.switch_s, t_s) - 1]
 
     def utilisation(self, t_s: float) -> float:
         """Edge utilisation at absolute time ``t_s`` >= 0."""
-        while self.switch_s[-1] <= t_s:
-            self._extend()
-        return self.utilisation_at_switch[bisect.bisect_right(self.switch_s, t_s) - 1]
+        return self.chain.levels[self.level(t_s)]
+
+    def levels_at(self, times_s: np.ndarray) -> np.ndarray:
+        """Level indices at each of ``times_s`` (vectorised :meth:`level`)."""
+        if len(times_s):
+            t_max = float(np.max(times_s))
+            while self.switch_s[-1] <= t_max:
+                self._extend_vectorised()
+        idx = np.searchsorted(np.asarray(self.switch_s), times_s, side="right") - 1
+        return np.asarray(self.level_at_switch, dtype=np.int64)[idx]
 
 
 def think_times_s(rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
-    """``n`` user think times (seconds between an answer and the next query), lognormal.
+    """``n`` user think times (seconds between an answer and the next turn in multi-turn; the
+    gaps between query arrivals in the open-loop single-turn environment), lognormal.
 
     Modelled, not measured: a lognormal (positive, right-skewed) with mean ``mean_s`` and
     coefficient of variation ``cv`` (``cv = 0`` gives a constant); both are config. The
@@ -147,6 +250,10 @@ def _ar1_matrix(coef: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return F, float(coef) ** (i + 1.0)
 
 
+#: Largest first chunk filtered by a matrix product (longer ones use ``lfilter``).
+MATRIX_BLOCKS = 256
+
+
 class ChannelModel:
     """The static part of the block-fading channel (built once per scenario and block)."""
 
@@ -169,8 +276,44 @@ class ChannelModel:
         # The first chunk of every episode (short episodes need no more) is filtered by a
         # matrix product: y = F x + c^(k+1) y_prev with F[i, k] = c^(i-k) for k <= i.
         self.first_chunk = 64
-        self.filter_shadow, self.powers_shadow = _ar1_matrix(self.shadow_corr, self.first_chunk)
-        self.filter_fading, self.powers_fading = _ar1_matrix(self.fading_corr, self.first_chunk)
+        self.filter_shadow, self.powers_shadow = _ar1_matrix(self.shadow_corr, MATRIX_BLOCKS)
+        self.filter_fading, self.powers_fading = _ar1_matrix(self.fading_corr, MATRIX_BLOCKS)
+        self.scenario_rate_bps = sc.rate_bps  # the vectorised cost-model rate
+        a, rho = self.shadow_corr, self.fading_corr
+        # Per column of a ChannelPath (shadow, ul re, dl re, ul im, dl im): AR(1) coefficient,
+        # innovation scale in steady state, and the scale of the stationary draw of block 0.
+        self.coef = np.array([a, rho, rho, rho, rho])
+        inv_sqrt2 = 1.0 / math.sqrt(2.0)
+        self.scale = np.array(
+            [self.shadow_std_db * math.sqrt(max(0.0, 1.0 - a * a))]
+            + [math.sqrt(max(0.0, 1.0 - rho * rho)) * inv_sqrt2] * 4
+        )
+        self.scale0 = np.array([self.shadow_std_db] + [inv_sqrt2] * 4)
+        self.zero_state = np.zeros(5)
+        self.zero_state.flags.writeable = False
+        self._stacked: dict[int, np.ndarray] = {}
+
+    def stacked_filter(self, n: int) -> np.ndarray:
+        """``[F_shadow D_shadow; F_fading D_fading]`` for a first chunk of ``n <=
+        MATRIX_BLOCKS`` blocks from standard normals: the two AR(1) filters with the
+        innovation scales folded in (``D = diag(scale0, scale, scale, ...)``: block 0 is the
+        stationary draw), one contiguous ``[2n, n]`` matrix cached per ``n``."""
+        f = self._stacked.get(n)
+        if f is None:
+            d_shadow = np.full(n, self.scale[0])
+            d_shadow[0] = self.scale0[0]
+            d_fading = np.full(n, self.scale[1])
+            d_fading[0] = self.scale0[1]
+            f = np.ascontiguousarray(
+                np.vstack(
+                    (
+                        self.filter_shadow[:n, :n] * d_shadow[None, :],
+                        self.filter_fading[:n, :n] * d_fading[None, :],
+                    )
+                )
+            )
+            self._stacked[n] = f
+        return f
 
     def rate_bps(self, snr_db: float) -> float:
         """The scenario's per-user Shannon rate at ``snr_db``; 0 in outage (scalar path of
@@ -185,80 +328,123 @@ class ChannelPath:
 
     Block fading: the link is constant within a block ``[j block_s, (j + 1) block_s)`` and
     moves from block to block exactly as ``ChannelProcess.advance(block_s)`` would (Gudmundson
-    shadowing, Gauss-Markov Rayleigh fading with ``rho = J0(2 pi f_D block_s)``). The draws are
-    made in the same order as ``ChannelProcess(scenario, rng)`` followed by repeated
-    ``advance(block_s)``, so for the same generator the SNR path is the process's own
-    (``tests/test_env_properties.py`` checks it to 1e-9), but generated a chunk at a time with a
-    linear filter (:func:`ar1_filter`; a matrix product for the first, short chunk) instead
-    of one Python call per block.
+    shadowing, Gauss-Markov Rayleigh fading with ``rho = J0(2 pi f_D block_s)``). Block ``j``
+    uses standard normals ``5 j .. 5 j + 4`` of the path's sequence: the rows of
+    ``first_normals`` (drawn at reset by the caller), then draws from ``rng`` (a generator, or
+    the seed of one created on first need). Given a generator and no ``first_normals``, the
+    draws are made in the same order as ``ChannelProcess(scenario, rng)`` followed by repeated
+    ``advance(block_s)``, so the SNR path is the process's own (``tests/test_env_properties.py``
+    checks it to 1e-9), but generated a chunk at a time with a linear filter
+    (:func:`ar1_filter`; a matrix product for a first chunk of up to ``MATRIX_BLOCKS``).
+    The SNR is computed only where it is looked up (on floats for a scalar look-up, numpy at
+    the gathered blocks for a vectorised one).
     """
 
     #: Blocks drawn per lazy extension.
     CHUNK_BLOCKS = 1024
 
-    def __init__(self, model: ChannelModel, rng: np.random.Generator) -> None:
+    def __init__(
+        self, model: ChannelModel, rng: Stream, first_normals: np.ndarray | None = None
+    ) -> None:
+        # first_normals: float64 [n0, 5] standard normals (blocks 0 .. n0 - 1).
         self.model = model
         self.rng = rng
         self.block_s = model.block_s
-        a, rho = model.shadow_corr, model.fading_corr
-        # Per column (shadow, ul re, dl re, ul im, dl im): AR(1) coefficient, innovation scale
-        # in steady state, and the scale of the stationary draw of block 0.
-        self._coef = np.array([a, rho, rho, rho, rho])
-        inv_sqrt2 = 1.0 / math.sqrt(2.0)
-        self._scale = np.array(
-            [model.shadow_std_db * math.sqrt(max(0.0, 1.0 - a * a))]
-            + [math.sqrt(max(0.0, 1.0 - rho * rho)) * inv_sqrt2] * 4
-        )
-        self._scale0 = np.array([model.shadow_std_db] + [inv_sqrt2] * 4)
-        self._state = np.zeros(5)
-        self._shadow_db: list[float] = []
-        self._ul: list[float] = []  # uplink fading power gain |h|^2 per block
-        self._dl: list[float] = []  # downlink fading power gain |h|^2 per block
+        self._coef, self._scale, self._scale0 = model.coef, model.scale, model.scale0
+        self._state: np.ndarray | None = model.zero_state  # None: last row of the last chunk
+        self._chunks: list[np.ndarray] = []  # filtered (shadow, ul re, dl re, ul im, dl im)
+        self._arrays: np.ndarray | None = None
+        self._n_blocks = 0
         self._first = True
+        if first_normals is not None:
+            self._add(first_normals)
 
     def _extend(self) -> None:
-        m = self.model
         # A short first chunk (enough for a dialogue), then CHUNK_BLOCKS at a time. Block j
-        # always gets normals 5j .. 5j + 4 of the stream, whatever the chunking.
-        n = m.first_chunk if self._first else self.CHUNK_BLOCKS
-        z = self.rng.standard_normal((n, 5))
-        # Innovations: shadowing (dB) and the real/imaginary parts of the uplink and downlink
-        # fading, columns (ul re, dl re, ul im, dl im) as ChannelProcess._cn draws them.
-        x = z * self._scale
-        if self._first:
-            # Block 0 is the reset draw: stationary shadowing and fading, no memory.
-            x[0] = z[0] * self._scale0
-            self._first = False
-        if n == m.first_chunk:
-            # Short chunk: the recursion as one lower-triangular (Toeplitz) matrix product.
-            y = np.empty_like(x)
-            y[:, 0] = m.filter_shadow @ x[:, 0] + m.powers_shadow * self._state[0]
-            y[:, 1:5] = m.filter_fading @ x[:, 1:5] + m.powers_fading[:, None] * self._state[1:5]
+        # always gets normals 5j .. 5j + 4 of the sequence, whatever the chunking.
+        self.rng = _generator(self.rng)
+        n = self.model.first_chunk if self._first else self.CHUNK_BLOCKS
+        self._add(self.rng.standard_normal((n, 5)))
+
+    def _add(self, z: np.ndarray) -> None:
+        m = self.model
+        n = len(z)
+        if self._first and n <= MATRIX_BLOCKS:
+            # Short first chunk from a zero state: the recursion, with the innovation scales
+            # (stationary ones for block 0), as one lower-triangular matrix product per filter.
+            both = m.stacked_filter(n) @ z  # [2n, 5]: shadow filter on top, fading below
+            y = both[n:]
+            y[:, 0] = both[:n, 0]
         else:
-            y = ar1_filter(x, self._coef, self._state)
-        self._state = y[-1].copy()
+            # Innovations: shadowing (dB) and the real/imaginary parts of the uplink and
+            # downlink fading, columns (ul re, dl re, ul im, dl im) as ChannelProcess._cn
+            # draws them.
+            x = z * self._scale
+            if self._first:
+                # Block 0 is the reset draw: stationary shadowing and fading, no memory.
+                x[0] = z[0] * self._scale0
+            state = self._state if self._state is not None else self._chunks[-1][-1]
+            y = ar1_filter(x, self._coef, state)
+        self._first = False
+        self._state = None
+        self._chunks.append(y)
+        self._n_blocks += n
+        self._arrays = None
+
+    def _snr_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uplink, downlink) SNR in dB of filtered rows ``y``: mean SNR - shadowing +
+        10 log10 |h|^2 (the gain floored at 1e-30 as in ``ChannelProcess.state``)."""
+        m = self.model
         h2 = y[:, 1:5] * y[:, 1:5]
-        # Only shadowing and the fading power gains |h|^2 are stored: the SNR (a log), the
-        # rates and the observation slots are computed at the few blocks the environment
-        # looks at, which is cheaper than for every block.
-        self._shadow_db.extend(y[:, 0].tolist())
-        self._ul.extend((h2[:, 0] + h2[:, 2]).tolist())
-        self._dl.extend((h2[:, 1] + h2[:, 3]).tolist())
+        gain_db = 10.0 * np.log10(np.maximum(h2[:, 0:2] + h2[:, 2:4], 1e-30))
+        return (m.mean_ul_db - y[:, 0]) + gain_db[:, 0], (m.mean_dl_db - y[:, 0]) + gain_db[:, 1]
+
+    def _all_blocks(self) -> np.ndarray:
+        if self._arrays is None or len(self._arrays) != self._n_blocks:
+            self._arrays = (
+                self._chunks[0] if len(self._chunks) == 1 else np.concatenate(self._chunks)
+            )
+        return self._arrays
 
     def block(self, t_s: float) -> int:
         """Index of the block containing time ``t_s`` (drawing more blocks if needed)."""
         j = int(t_s / self.block_s)
-        while j >= len(self._ul):
+        while j >= self._n_blocks:
             self._extend()
         return j
 
     def snr_db(self, t_s: float) -> tuple[float, float]:
-        """(uplink, downlink) SNR in dB at absolute time ``t_s``: mean SNR - shadowing +
-        10 log10 |h|^2 (the gain floored at 1e-30 as in ``ChannelProcess.state``)."""
-        j = self.block(t_s)
+        """(uplink, downlink) SNR in dB at absolute time ``t_s`` (the same formula as
+        :meth:`_snr_of`, on floats)."""
+        j = int(t_s / self.block_s)
+        if j >= self._n_blocks:
+            self.block(t_s)
+        arrays = self._arrays
+        if arrays is None or len(arrays) != self._n_blocks:
+            arrays = self._all_blocks()
+        s, ul_re, dl_re, ul_im, dl_im = arrays[j].tolist()
         m = self.model
-        s = self._shadow_db[j]
         return (
-            m.mean_ul_db - s + 10.0 * math.log10(max(self._ul[j], 1e-30)),
-            m.mean_dl_db - s + 10.0 * math.log10(max(self._dl[j], 1e-30)),
+            m.mean_ul_db - s + 10.0 * math.log10(max(ul_re * ul_re + ul_im * ul_im, 1e-30)),
+            m.mean_dl_db - s + 10.0 * math.log10(max(dl_re * dl_re + dl_im * dl_im, 1e-30)),
         )
+
+    def link(self, t_s: float) -> tuple[float, float, float, float]:
+        """(uplink SNR dB, downlink SNR dB, uplink bit/s, downlink bit/s) at ``t_s``: one call
+        for :meth:`snr_db` and ``ChannelModel.rate_bps`` of both links (the step's hot path)."""
+        ul_db, dl_db = self.snr_db(t_s)
+        m = self.model
+        b, floor_db, log2 = m.link_bandwidth_hz, m.min_snr_db, math.log2
+        return (
+            ul_db,
+            dl_db,
+            0.0 if ul_db < floor_db else b * log2(1.0 + 10.0 ** (ul_db / 10.0)),
+            0.0 if dl_db < floor_db else b * log2(1.0 + 10.0 ** (dl_db / 10.0)),
+        )
+
+    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+        idx = (np.asarray(times_s, dtype=np.float64) / self.block_s).astype(np.int64)
+        if len(idx):
+            self.block(float(np.max(times_s)))
+        return self._snr_of(self._all_blocks()[idx])

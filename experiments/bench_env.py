@@ -57,6 +57,7 @@ def _steps_per_s(env: gym.Env, n_steps: int, repeats: int, seed: int = 0) -> flo
 
 def run_env_benchmark(quick: bool = False) -> dict[str, Any]:
     """Steps per second of each environment (see the module docstring for the definition)."""
+    load_at_start = os.getloadavg()[0]
     n_steps = 20_000 if quick else 200_000
     repeats = 2 if quick else 3
     result: dict[str, Any] = {}
@@ -91,6 +92,7 @@ def run_env_benchmark(quick: bool = False) -> dict[str, Any]:
             "numpy": np.__version__,
             "gymnasium": gym.__version__,
             "cpu_count": os.cpu_count(),
+            "load_average_1min_at_start": load_at_start,
             "load_average_1min_at_end": os.getloadavg()[0],
         }
     )

@@ -227,3 +227,48 @@ def test_edge_load_process_validation() -> None:
         EdgeLoadProcess([0.1, 0.5], [[0.5, 0.4], [0.5, 0.5]], np.random.default_rng(0))
     with pytest.raises(EdgeRouteError, match="levels"):
         EdgeLoadProcess([0.1, 1.2], [[0.5, 0.5], [0.5, 0.5]], np.random.default_rng(0))
+
+
+def test_roofline_scalar_path_equals_the_vectorised_path() -> None:
+    """``RooflineCoefficients.prefill_s`` / ``decode_s`` (the scalar path the environments call
+    every step) equal the numpy path of ``prefill_time_s`` / ``decode_time_s`` on random
+    inputs for every model, hardware and precision; the validated scalar functions return
+    exactly the coefficients' values."""
+    from cost_models.compute import PRECISIONS, roofline_coefficients
+
+    rng = np.random.default_rng(0)
+    for m in MODEL_SPECS:
+        for h in HARDWARE_SPECS:
+            for p in PRECISIONS:
+                k = roofline_coefficients(m, h, p)
+                C, O, L = (rng.integers(0, 30000, 12).astype(float) for _ in range(3))  # noqa: E741
+                O[0], L[0] = 0.0, 0.0  # nothing to decode / prefill
+                dec = decode_time_s(m, h, C, O, p)
+                pre = prefill_time_s(m, h, L, C, p)
+                for i in range(len(C)):
+                    got_d = k.decode_s(C[i], O[i])
+                    got_p = k.prefill_s(L[i], C[i])
+                    assert got_d == pytest.approx(dec[i], rel=1e-9, abs=0.0)
+                    assert got_p == pytest.approx(pre[i], rel=1e-9, abs=0.0)
+                    assert decode_time_s(m, h, int(C[i]), int(O[i]), p) == got_d
+                    assert prefill_time_s(m, h, int(L[i]), int(C[i]), p) == got_p
+                assert k.decode_s(100.0, 0.0) == 0.0 and k.prefill_s(0.0, 100.0) == 0.0
+
+
+def test_roofline_decode_on_both_sides_of_the_crossover() -> None:
+    """The scalar decode sum equals the explicit per-token loop when the crossover falls inside
+    the output (no preset has one at positive context, so the coefficients are made up here),
+    for either line dominating first, and for parallel lines."""
+    from cost_models.compute import RooflineCoefficients
+
+    cases = [
+        RooflineCoefficients(a0=1.0, a1=0.01, b0=2.0, b1=0.0),  # memory first, cross at 100
+        RooflineCoefficients(a0=2.0, a1=0.0, b0=1.0, b1=0.01),  # compute first, cross at 100
+        RooflineCoefficients(a0=1.0, a1=0.01, b0=2.0, b1=0.01),  # parallel: memory always
+        RooflineCoefficients(a0=2.0, a1=0.01, b0=1.0, b1=0.01),  # parallel: compute always
+    ]
+    assert [k.cross for k in cases[:2]] == [100.0, 100.0]
+    for k in cases:
+        for C, O in ((60.0, 80.0), (0.0, 100.0), (100.0, 5.0), (150.0, 0.0)):  # noqa: E741
+            loop = sum(max(k.a0 + k.a1 * c, k.b0 + k.b1 * c) for c in np.arange(C, C + O))
+            assert k.decode_s(C, O) == pytest.approx(loop, rel=1e-12, abs=1e-12)

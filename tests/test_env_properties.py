@@ -182,3 +182,72 @@ def test_synthetic_trace_structure_and_determinism():
     assert not make_synthetic_trace(500, 3, seed=8, dim=8).frame.equals(f)
     with pytest.raises(EdgeRouteError, match="n_dialogues"):
         make_synthetic_trace(2, 1, seed=0)
+
+
+def test_scalar_glue_equals_cost_models():
+    """envs.fastcost's two float laws equal the cost_models functions they transcribe."""
+    from cost_models import kv_cache
+    from envs import fastcost
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        bits, rate = float(rng.uniform(0, 1e6)), float(rng.choice([0.0, rng.uniform(1, 1e8)]))
+        acc, pen = float(rng.uniform(0, 0.1)), float(rng.uniform(0, 5))
+        assert math.isclose(
+            fastcost.transmit_time_s(bits, rate, acc, pen),
+            channel.transmit_time_s(bits, rate, acc, pen),
+            rel_tol=1e-12,
+        )
+        idle, util = float(rng.uniform(0, 2000)), float(rng.uniform(-0.1, 1.1))
+        assert math.isclose(
+            fastcost.edge_retention_probability(idle, util),
+            kv_cache.edge_retention_probability(idle, util),
+            rel_tol=1e-12,
+        )
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31), t_max=st.floats(1.0, 20_000.0))
+def test_vectorised_load_path_is_the_scalar_one(seed, t_max):
+    """The vectorised extension (single-turn reset) and the jump-by-jump one (multi-turn
+    look-ups) consume the same uniforms: same levels at every time."""
+    chain = LoadChain()
+    u = np.random.default_rng(seed).random(41).tolist()
+    times = np.sort(np.random.default_rng(seed + 1).uniform(0.0, t_max, 300))
+    a = LoadPath(chain, seed, list(u)).levels_at(times)
+    scalar = LoadPath(chain, seed, list(u))
+    b = [scalar.level(float(t)) for t in times]
+    assert a.tolist() == b
+
+
+def test_channel_path_vectorised_and_scalar_look_ups_agree():
+    first = np.random.default_rng(7).standard_normal((32, 5))
+    path = ChannelPath(ChannelModel("urban", 2.0), 7, first)
+    times = np.random.default_rng(8).uniform(0.0, 5000.0, 200)  # far beyond the first 32 blocks
+    ul, dl = path.snr_db_at(times)
+    for t, x, y in zip(times, ul, dl, strict=True):
+        assert np.allclose(path.snr_db(float(t)), (x, y), rtol=1e-12, atol=1e-12)
+
+
+def test_multi_turn_common_random_numbers_world_is_the_same_whatever_the_actions():
+    def world(policy):
+        env = gym.make(
+            "EdgeRoute/MultiTurn-v0",
+            config={"benchmark": "synthetic", "synthetic_size": 60, "dialogues_per_episode": 3},
+        )
+        env.reset(seed=13)
+        u = env.unwrapped
+        ids = []
+        while True:
+            *_, terminated, _, info = env.step(policy(len(ids)))
+            ids.append(info["dialogue_id"])
+            if terminated:
+                break
+        grid = np.arange(0.0, 400.0, 0.7)
+        return (
+            ids, list(u._think), list(u._retention_u),
+            [u.channel.snr_db(t) for t in grid], [u.load.utilisation(t) for t in grid],
+        )  # fmt: skip
+
+    a, b, c = world(lambda k: 0), world(lambda k: 1), world(lambda k: k % 2)
+    assert a == b == c
