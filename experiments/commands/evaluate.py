@@ -1,0 +1,105 @@
+"""``edgeroute evaluate``: run one policy on a split and print its metrics."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from experiments.commands._common import parse_assignments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate one policy (or a trained PPO model) on a split",
+        description="Runs a policy with common random numbers for each seed and prints "
+        "mean/p50/p95 latency, quality, edge rate (mean ± std over seeds).",
+    )
+    p.add_argument("--benchmark", default="mmlu", help="trace (default mmlu)")
+    p.add_argument("--env", default=None, help="environment id (default: by benchmark)")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument(
+        "--policy",
+        default="analytic",
+        help="policy name (always_device, always_edge, random, semantic_threshold, "
+        "latency_greedy, analytic, oracle, ppo)",
+    )
+    p.add_argument(
+        "--param",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy arguments, e.g. alpha=0.1 theta=0.5",
+    )
+    p.add_argument("--model", type=Path, default=None, help="PPO run directory (policy ppo)")
+    p.add_argument(
+        "--edge-share",
+        type=float,
+        default=None,
+        help="semantic_threshold only: calibrate the threshold on the validation split so "
+        "that this share of queries goes to the edge (RouteLLM-style)",
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--episodes", type=int, default=1, help="episodes per seed")
+    p.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode")
+    p.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", type=Path, default=None, help="also write the metrics here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.base import make_policy
+    from agents.calibration import calibrate_threshold
+    from cost_models.errors import require
+    from experiments.envfactory import env_id_for, make_env
+    from experiments.evaluate import evaluate
+    from experiments.report import POLICY_KEYS, write_json
+    from experiments.tables import headers_for, metric_rows, text_table
+    from experiments.tuning import record_validation
+
+    params = parse_assignments(args.param, "--param")
+    if args.policy == "ppo":
+        require(args.model is not None, "--policy ppo needs --model RUN_DIR")
+        params["model_dir"] = args.model
+    env_id = args.env or env_id_for(args.benchmark)
+    config = {
+        "benchmark": args.benchmark,
+        "split": args.split,
+        **parse_assignments(args.env_config, "--env-config"),
+    }
+    if args.edge_share is not None:
+        require(
+            args.policy == "semantic_threshold",
+            f"--edge-share calibrates semantic_threshold, not {args.policy!r}",
+        )
+        val_env = make_env(env_id, {**config, "split": "validation"})
+        rec = record_validation(val_env, args.seeds, args.episodes, args.max_steps)
+        val_env.close()
+        scores = [r["semantic_p"] for r in rec.records]
+        params["threshold"] = calibrate_threshold(scores, args.edge_share)
+        print(
+            f"threshold {params['threshold']:.4g}: {args.edge_share:.0%} of validation "
+            "queries above it"
+        )
+    policy = make_policy(args.policy, **params)
+    env = make_env(env_id, config)
+    runs = evaluate(env, policy, args.seeds, args.episodes, args.max_steps)
+    env.close()
+    print(f"{policy.label()} on {args.benchmark} ({env_id}, {args.split}), seeds {args.seeds}")
+    print(
+        text_table(
+            headers_for("policy", POLICY_KEYS),
+            metric_rows({policy.label(): runs.metrics}, POLICY_KEYS),
+        )
+    )
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "policy": policy.label(),
+                "metrics": runs.metrics,
+                "per_seed": runs.per_seed,
+                "config": {k: v for k, v in config.items() if k != "trace"},
+            },
+        )
+    return 0

@@ -1,0 +1,100 @@
+"""Running policies on an environment with common random numbers, and collecting metrics.
+
+Common random numbers: run ``seed`` of every policy resets the environment with the same seeds
+(``reset_seed(seed, episode)``), so every policy meets the same queries in the same order with
+the same think times, channel and load paths (the environments guarantee this; see
+``envs/world.py``). Policy randomness (``Random``) draws from its own stream, reseeded per
+episode. Differences between policies are then differences of decisions, not of luck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+from agents.base import Policy
+from cost_models.errors import require
+from experiments.metrics import StepLog, aggregate_over_seeds, compute_metrics
+
+#: Episodes per seed are numbered ``seed * SEED_STRIDE + episode`` for ``reset(seed=...)``.
+SEED_STRIDE = 1_000
+
+
+def reset_seed(seed: int, episode: int) -> int:
+    """The ``reset(seed=...)`` value of episode ``episode`` of run ``seed``."""
+    require(0 <= episode < SEED_STRIDE, f"episode index {episode} must be in [0, {SEED_STRIDE})")
+    return int(seed) * SEED_STRIDE + int(episode)
+
+
+def run_policy(
+    env: gym.Env,
+    policy: Policy,
+    seed: int,
+    episodes: int = 1,
+    max_steps: int | None = None,
+) -> StepLog:
+    """Run ``episodes`` episodes of ``policy`` (run ``seed``) and log every served query.
+
+    ``max_steps`` caps the steps of each episode (``None``: until the episode ends).
+    """
+    require(episodes >= 1, f"episodes={episodes} must be >= 1")
+    policy.bind(list(env.unwrapped.observation_names))
+    log = StepLog()
+    for episode in range(episodes):
+        rs = reset_seed(seed, episode)
+        obs, info = env.reset(seed=rs)
+        policy.reset(seed=rs)
+        steps = 0
+        while True:
+            action = policy.act(obs, info)
+            obs, reward, terminated, truncated, info = env.step(action)
+            log.record(info, float(reward))
+            steps += 1
+            if terminated or truncated or (max_steps is not None and steps >= max_steps):
+                break
+    return log
+
+
+@dataclass
+class PolicyRuns:
+    """Every seed's log of one policy and the aggregated metrics."""
+
+    label: str
+    logs: list[StepLog]
+    per_seed: list[dict[str, float]]
+    metrics: dict[str, float]
+
+
+def evaluate(
+    env: gym.Env,
+    policy: Policy,
+    seeds: Sequence[int],
+    episodes: int = 1,
+    max_steps: int | None = None,
+    keep_logs: bool = False,
+) -> PolicyRuns:
+    """Run ``policy`` for each seed and aggregate metrics over seeds (mean and ``_std``)."""
+    require(len(seeds) > 0, "evaluate needs at least one seed")
+    logs = [run_policy(env, policy, s, episodes, max_steps) for s in seeds]
+    per_seed = [compute_metrics(log) for log in logs]
+    return PolicyRuns(
+        label=policy.label(),
+        logs=logs if keep_logs else [],
+        per_seed=per_seed,
+        metrics=aggregate_over_seeds(per_seed),
+    )
+
+
+def evaluate_many(
+    env: gym.Env,
+    policies: Mapping[str, Policy] | Iterable[tuple[str, Policy]],
+    seeds: Sequence[int],
+    episodes: int = 1,
+    max_steps: int | None = None,
+    keep_logs: bool = False,
+) -> dict[str, PolicyRuns]:
+    """:func:`evaluate` for each named policy on the same env and seeds (common random numbers)."""
+    items = policies.items() if isinstance(policies, Mapping) else policies
+    return {name: evaluate(env, pol, seeds, episodes, max_steps, keep_logs) for name, pol in items}

@@ -1,0 +1,197 @@
+"""The benchmark's --quick path end to end (synthetic subset; real traces in the slow test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.cli import main as cli_main
+
+SINGLE = "EdgeRoute/SingleTurn-v0"
+MULTI = "EdgeRoute/MultiTurn-v0"
+#: The keys the issue fixes for every benchmark section of results.json.
+SECTION_KEYS = {
+    "policies",
+    "matched_quality",
+    "analytic_vs_static",
+    "ppo_vs_analytic",
+    "oracle_gap_closed_pct",
+    "quality_source",
+}
+POLICIES = {
+    "always_device",
+    "always_edge",
+    "random",
+    "semantic_threshold",
+    "latency_greedy",
+    "analytic",
+    "oracle",
+    "ppo",
+}
+
+
+def write_configs(tmp_path: Path, benchmarks: list, ppo_timesteps: int = 1024) -> tuple[Path, Path]:
+    """A tiny budget profile (as `quick`) and a tiny PPO config."""
+    profile = {
+        "benchmarks": benchmarks,
+        "seeds": [0, 1],
+        "tune_seeds": [0],
+        "episodes_per_seed": 1,
+        "max_steps_per_episode": None,
+        "sweep_points": 4,
+        "alpha_grid": [0.05, 0.3],
+        "ppo_timesteps": ppo_timesteps,
+        "ppo_seeds": [0],
+        "ppo_latency_weight_factors": [1.0, 0.2],
+        "env_config": {SINGLE: {"episode_queries": 60}, MULTI: {"dialogues_per_episode": 8}},
+        "ablation": {"benchmarks": benchmarks, "ppo_timesteps": ppo_timesteps},
+    }
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(yaml.safe_dump({"quick": profile, "full": profile}))
+    ppo = {
+        "n_envs": 2,
+        "eval_freq": 512,
+        "n_eval_episodes": 1,
+        "checkpoint_freq": 512,
+        "normalize_reward": True,
+        "ppo": {
+            "n_steps": 128,
+            "batch_size": 64,
+            "n_epochs": 2,
+            "gamma": 0.5,
+            "policy_kwargs": {"net_arch": [16]},
+        },
+    }
+    ppo_path = tmp_path / "ppo.yaml"
+    ppo_path.write_text(yaml.safe_dump({SINGLE: ppo, MULTI: ppo}))
+    return bench, ppo_path
+
+
+SYNTHETIC = [
+    {
+        "key": "synthetic",
+        "env_id": SINGLE,
+        "env_config": {"benchmark": "synthetic", "synthetic_size": 200},
+    },
+    {
+        "key": "synthetic_multi",
+        "env_id": MULTI,
+        "env_config": {"benchmark": "synthetic", "synthetic_size": 100},
+    },
+]
+
+
+def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["quick"] is quick
+    for key in keys:
+        sec = results[key]
+        assert set(sec) >= SECTION_KEYS, SECTION_KEYS - set(sec)
+        assert set(sec["policies"]) == POLICIES
+        for metrics in sec["policies"].values():
+            for k in (
+                "latency_mean_s",
+                "quality",
+                "edge_rate",
+                "latency_p50_s",
+                "latency_p95_s",
+                "latency_mean_s_std",
+            ):
+                assert isinstance(metrics[k], float), k
+        assert sec["policies"]["always_edge"]["edge_rate"] == 1.0
+        assert sec["policies"]["always_device"]["edge_rate"] == 0.0
+        mq = sec["matched_quality"]
+        assert mq["target_quality"] == sec["policies"]["always_edge"]["quality"]
+        for name in ("semantic_threshold", "analytic", "random", "ppo"):
+            assert {"latency_mean_s", "edge_rate"} <= set(mq[name])
+        # Random's frontier runs from always-device to always-edge: at always-edge quality it
+        # is always-edge's latency (same seeds, common random numbers).
+        assert mq["random"]["latency_mean_s"] == pytest.approx(
+            sec["policies"]["always_edge"]["latency_mean_s"]
+        )
+        for cmp in ("analytic_vs_static", "ppo_vs_analytic"):
+            assert {"latency_reduction_pct", "edge_call_reduction_pct"} <= set(sec[cmp])
+        assert sec["quality_source"] in ("measured", "modelled")
+        assert (out / f"frontier_{key}.png").stat().st_size > 1000
+        assert (out / f"latency_{key}.png").stat().st_size > 1000
+    md = (out / "results.md").read_text()
+    assert ("QUICK" in md) is quick
+    assert "reconstruction" in md
+    return results
+
+
+def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys):
+    bench, ppo = write_configs(tmp_path, SYNTHETIC)
+    out = tmp_path / "out"
+    code = cli_main(
+        [
+            "benchmark",
+            "--quick",
+            "--out",
+            str(out),
+            "--config",
+            str(bench),
+            "--ppo-config",
+            str(ppo),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "QUICK" in printed and "matched quality" in printed
+    results = check_results(out, ["synthetic", "synthetic_multi"])
+    assert "modelled quality" in (out / "results.md").read_text()
+    multi = results["synthetic_multi"]["policies"]["always_edge"]
+    assert "switches_per_dialogue" in multi and "recomputed_tokens_per_dialogue" in multi
+    # TensorBoard logs of the PPO runs it trained.
+    assert list((out / "ppo").rglob("events.out.tfevents.*"))
+    # Reusing the trained models gives the same PPO numbers without training.
+    out2 = tmp_path / "out2"
+    assert (
+        cli_main(
+            [
+                "benchmark",
+                "--quick",
+                "--out",
+                str(out2),
+                "--config",
+                str(bench),
+                "--models",
+                str(out / "ppo"),
+                "--benchmarks",
+                "synthetic",
+            ]
+        )
+        == 0
+    )
+    again = json.loads((out2 / "results.json").read_text())
+    assert again["synthetic"]["policies"]["ppo"] == results["synthetic"]["policies"]["ppo"]
+    assert not (out2 / "ppo").exists()
+
+
+def test_benchmark_bad_input_exits_2(tmp_path, capsys):
+    bench, _ = write_configs(tmp_path, ["no_such_benchmark"])
+    code = cli_main(["benchmark", "--quick", "--out", str(tmp_path / "o"), "--config", str(bench)])
+    assert code == 2
+    assert "unknown benchmark 'no_such_benchmark'" in capsys.readouterr().err
+    missing = tmp_path / "nope.yaml"
+    assert cli_main(["benchmark", "--out", str(tmp_path / "o"), "--config", str(missing)]) == 2
+
+
+@pytest.mark.slow
+def test_benchmark_quick_on_real_traces(tmp_path):
+    """The shipped --quick profile on prepared MMLU/GSM8K/MT-Bench-101 traces (CI: slow)."""
+    from envs.traces.store import available_benchmarks
+
+    have = set(available_benchmarks())
+    needed = {"mmlu", "gsm8k", "mt_bench_101"}
+    if not needed <= have:
+        pytest.skip(f"prepared traces missing: {sorted(needed - have)} (edgeroute data prepare)")
+    out = tmp_path / "real"
+    assert cli_main(["benchmark", "--quick", "--out", str(out), "--no-progress"]) == 0
+    results = check_results(out, ["mmlu", "gsm8k", "mt_bench_101"])
+    assert results["mt_bench_101"]["quality_source"] == "modelled"
+    assert results["mmlu"]["quality_source"] == "measured"
