@@ -115,6 +115,15 @@ def shannon_rate_bps(bandwidth_hz: object, snr_db: object) -> np.ndarray | float
     return _out(b * np.log2(1.0 + 10.0 ** (_arr(snr_db) / 10.0)))
 
 
+def text_payload_bits_float(tokens: float) -> float:
+    """:func:`text_payload_bits` of one token count without argument checks (the caller
+    knows ``tokens`` finite and >= 0): the law itself, evaluated per multi-turn environment
+    step; the scalar branch of :func:`text_payload_bits` calls it after its checks."""
+    body_b = BYTES_PER_TOKEN * tokens
+    seg = math.ceil((body_b + FRAMING_BYTES) / MSS_BYTES)
+    return 8.0 * (body_b + FRAMING_BYTES + PER_SEGMENT_OVERHEAD_BYTES * seg)
+
+
 def text_payload_bits(tokens: object) -> np.ndarray | float:
     """Bits on the wire to send ``tokens`` tokens of text in one message.
 
@@ -125,9 +134,7 @@ def text_payload_bits(tokens: object) -> np.ndarray | float:
         tf = float(tokens)
         if not (tf >= 0 and math.isfinite(tf)):
             raise EdgeRouteError(f"tokens must be finite and >= 0, got {tokens!r}")
-        body_b = BYTES_PER_TOKEN * tf
-        seg = math.ceil((body_b + FRAMING_BYTES) / MSS_BYTES)
-        return 8.0 * (body_b + FRAMING_BYTES + PER_SEGMENT_OVERHEAD_BYTES * seg)
+        return text_payload_bits_float(tf)
     t = _arr(tokens)
     if t.size and (not np.all(np.isfinite(t)) or np.min(t) < 0):
         raise EdgeRouteError(f"tokens must be finite and >= 0, got {tokens!r}")
@@ -142,6 +149,18 @@ def text_payload_bits(tokens: object) -> np.ndarray | float:
 DEFAULT_OUTAGE_PENALTY_S = 3.0
 
 
+def transmit_time_float_s(
+    payload_bits: float, rate_bps: float, access_latency_s: float, outage_penalty_s: float
+) -> float:
+    """:func:`transmit_time_s` on Python floats without argument checks: the law itself, for
+    callers that evaluate it several times per environment step on values they already know
+    valid (``payload_bits >= 0``, ``access_latency_s >= 0``); the scalar branch of
+    :func:`transmit_time_s` calls it after its checks."""
+    if rate_bps > 0:
+        return payload_bits / rate_bps + access_latency_s
+    return outage_penalty_s + access_latency_s
+
+
 def transmit_time_s(
     payload_bits: object,
     rate_bps: object,
@@ -154,8 +173,9 @@ def transmit_time_s(
                                              outage_penalty_s)):
         require(payload_bits >= 0, f"payload_bits must be >= 0, got {payload_bits!r}")
         require(access_latency_s >= 0, f"access_latency_s must be >= 0, got {access_latency_s!r}")
-        t = payload_bits / rate_bps if rate_bps > 0 else outage_penalty_s
-        return float(t + access_latency_s)
+        return transmit_time_float_s(
+            float(payload_bits), float(rate_bps), float(access_latency_s), float(outage_penalty_s)
+        )
     bits, rate = _arr(payload_bits), _arr(rate_bps)
     lat, pen = _arr(access_latency_s), _arr(outage_penalty_s)
     if bits.size and np.min(bits) < 0:

@@ -24,6 +24,7 @@ not serve, and the edge must also receive that history as text over the uplink.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,8 +52,20 @@ def capacity_tokens(budget_bytes: float, model: ModelSpec | str, precision: str 
     return int(budget_bytes // kv_bytes_per_token(model, precision))
 
 
+def edge_retention_probability_float(idle_s: float, utilisation: float) -> float:
+    """:func:`edge_retention_probability` on Python floats without argument checks (the
+    caller knows ``idle_s >= 0``): the scalar law, used per multi-turn environment step and
+    by :func:`edge_retention_probability` for scalar inputs."""
+    u = 0.0 if utilisation < 0.0 else (0.99 if utilisation > 0.99 else utilisation)
+    return math.exp(-idle_s / (EDGE_RETENTION_TAU_S * (1.0 - u)))
+
+
 def edge_retention_probability(idle_s: object, utilisation: object) -> np.ndarray | float:
     """P(the edge still holds the user's cache after ``idle_s`` idle seconds) (modelled)."""
+    if isinstance(idle_s, (int, float)) and isinstance(utilisation, (int, float)):
+        if idle_s < 0:
+            raise EdgeRouteError(f"idle_s must be >= 0, got {idle_s!r}")
+        return edge_retention_probability_float(float(idle_s), float(utilisation))
     t = np.asarray(idle_s, dtype=np.float64)
     u = np.clip(np.asarray(utilisation, dtype=np.float64), 0.0, 0.99)
     if t.size and np.min(t) < 0:
@@ -166,12 +179,22 @@ class DialogueKVState:
         plan = self.plan_turn(side, new_user_tokens)
         if int(output_tokens) < 0:
             raise EdgeRouteError(f"output_tokens must be >= 0, got {output_tokens!r}")
-        self.total_tokens += plan.new_user_tokens + int(output_tokens)
-        self.cached_tokens[side] = self.total_tokens
-        if side == "device" and self.total_tokens > self.device_capacity_tokens:
+        self.grow(side, plan.new_user_tokens, int(output_tokens))
+        return plan
+
+    def grow(self, side: str, new_user_tokens: int, output_tokens: int) -> None:
+        """The state change of :meth:`commit_turn` without its plan and argument checks: the
+        dialogue grows by the turn; ``side`` caches all of it (the device evicts over
+        capacity). For callers that serve already-validated trace rows every step (the
+        multi-turn environment); ``side`` must be ``"device"`` or ``"edge"``, the token counts
+        ints with ``new_user_tokens >= 1`` and ``output_tokens >= 0``."""
+        total = self.total_tokens + new_user_tokens + output_tokens
+        self.total_tokens = total
+        if side == "device" and total > self.device_capacity_tokens:
             self.cached_tokens["device"] = 0  # over capacity: evict, next turn recomputes
             self.device_evictions += 1
-        return plan
+        else:
+            self.cached_tokens[side] = total
 
     def evict_edge(self) -> None:
         """The edge dropped this user's cache (retention draw failed)."""

@@ -8,8 +8,9 @@ Modules: :mod:`envs.single_turn`, :mod:`envs.multi_turn` (the environments),
 :mod:`envs.base` (their shared step, latency and reward logic), :mod:`envs.config`
 (defaults and validation), :mod:`envs.observation` (slots, bounds, PCA), :mod:`envs.data`
 (trace loading and flattening), :mod:`envs.world` (channel, load and think-time paths),
-:mod:`envs.fastcost` (two scalar link/cache laws for the multi-turn step; the compute
-model's scalar path is ``cost_models.compute.RooflineCoefficients``), :mod:`envs.traces`.
+:mod:`envs.traces` (the traces). The per-step latency laws are the float fast paths of
+``cost_models`` (``compute.RooflineCoefficients``, ``channel.transmit_time_float_s``,
+``kv_cache.edge_retention_probability_float``): one implementation of each law.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from cost_models import channel as channel_mod
+from cost_models.channel import text_payload_bits_float
+from cost_models.channel import transmit_time_float_s as transmit_time_s
+from cost_models.kv_cache import edge_retention_probability_float as edge_retention_probability
 from envs.base import SIDES, EdgeRouteEnv, common_default_config
 from envs.config import Validator, positive_int
-from envs.fastcost import edge_retention_probability, transmit_time_s
 from envs.observation import LOG_TOKENS_MAX, RATE_SLOT_MAX, SNR_RANGE_DB
 from envs.world import ChannelPath, LoadPath
 
@@ -119,7 +120,8 @@ class MultiTurnEnv(EdgeRouteEnv):
         n_dialogues = len(starts) - 1
         size = int(self.config["dialogues_per_episode"])
         if size == 1:
-            chosen = [min(int(rng.random() * n_dialogues), n_dialogues - 1)]
+            dlg = min(int(rng.random() * n_dialogues), n_dialogues - 1)
+            return list(range(starts[dlg], starts[dlg + 1]))
         else:
             chosen = rng.choice(n_dialogues, size=size, replace=size > n_dialogues).tolist()
         rows: list[int] = []
@@ -136,6 +138,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         sigma = math.sqrt(math.log1p(cv * cv)) if cv > 0 else 0.0
         self._think_law = (mean_s, sigma, math.log(mean_s) - sigma * sigma / 2.0)
         self._crn = bool(cfg["common_random_numbers"])
+        self._levels: list[float] = list(self.load_chain.levels)
 
     def _begin_episode(self, rng: np.random.Generator) -> None:
         """Draw the episode's dialogues, think times, retention uniforms and world (fixed
@@ -219,13 +222,14 @@ class MultiTurnEnv(EdgeRouteEnv):
             uplink_bytes = self._up_bits / 8.0
         last = self._last
         switched = last >= 0 and a != last
+        meta = self._row_meta[r]
         reward = self._hindsight["reward"][a]
         k = self._k + 1
         self._k = k
         last_step = k >= self._n_steps
         if not (last_step or self._new_dialogue[k]):
             # The KV state carries to the next turn of this dialogue.
-            kv.commit_turn(side, d.prompt_tokens[r], d.output_tokens[a][r])
+            kv.grow(side, meta[3], d.output_tokens[a][r])
         t_done = self._t + latency_s
         if a == 1:
             self._edge_last_s = t_done
@@ -242,9 +246,9 @@ class MultiTurnEnv(EdgeRouteEnv):
             "recomputed_tokens": recomputed,
             "uplink_tokens": uplink_tokens,
             "uplink_bytes": uplink_bytes,
-            "benchmark": d.row_benchmark[r],
-            "dialogue_id": d.row_dialogue[r],
-            "turn_index": d.turn_index[r],
+            "benchmark": meta[0],
+            "dialogue_id": meta[1],
+            "turn_index": meta[2],
             "time_s": t_done,
         }  # fmt: skip
         self._last = a
@@ -257,22 +261,20 @@ class MultiTurnEnv(EdgeRouteEnv):
             kv.reset()
             self._last = -1
         elif kv.cached_tokens["edge"] > 0:
-            self._retention_draw(k)
+            # Edge retention over the idle gap before turn k (one uniform per turn in CRN).
+            t = self._t
+            p = edge_retention_probability(
+                t - self._edge_last_s if t > self._edge_last_s else 0.0,
+                self._levels[self.load.level(t)],
+            )
+            u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
+            if not u < p:
+                kv.evict_edge()
         self._prepare_pending()
         info["semantic_p"] = self._pinfo_p
         info["estimate"] = self._estimate
         info["hindsight"] = self._hindsight
         return self._obs, reward, False, False, info
-
-    def _retention_draw(self, k: int) -> None:
-        """Edge retention over the idle gap before turn ``k`` (one uniform per turn in CRN)."""
-        t = self._t
-        p = edge_retention_probability(
-            max(0.0, t - self._edge_last_s), self.load.utilisation(t)
-        )
-        u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
-        if not u < p:
-            self.kv.evict_edge()
 
     def _prepare_pending(self) -> None:
         """Outcome of both actions for the pending turn, the estimate, and the observation."""
@@ -298,7 +300,8 @@ class MultiTurnEnv(EdgeRouteEnv):
             base_pf_d, base_pf_e = pf_d, pf_e
             up_tokens = d.prompt_tokens[r]
             up_bits = self._prompt_bits[r]
-            up_s = base_up_s = transmit_time_s(up_bits, ul_bps, acc, pen)
+            # cost_models.channel.transmit_time_float_s, inlined (the hot path).
+            up_s = base_up_s = (up_bits / ul_bps if ul_bps > 0 else pen) + acc
         else:
             cached = kv.cached_tokens
             cd = cached["device"]
@@ -312,11 +315,9 @@ class MultiTurnEnv(EdgeRouteEnv):
             dec_d_pred = roof_d.decode_s(ctx, pred_d)
             base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
             up_tokens = H - ce + L
-            up_bits = channel_mod.text_payload_bits(up_tokens)
+            up_bits = text_payload_bits_float(up_tokens)
             up_s = transmit_time_s(up_bits, ul_bps, acc, pen)
-            base_up_s = (
-                up_s if ce == H else transmit_time_s(self._prompt_bits[r], ul_bps, acc, pen)
-            )
+            base_up_s = up_s if ce == H else transmit_time_s(self._prompt_bits[r], ul_bps, acc, pen)
             pf_e = roof_e.prefill_s(up_tokens, ce)
             base_pf_e = pf_e if ce == H else roof_e.prefill_s(L, H)
             dec_e = roof_e.decode_s(ctx, d.output_tokens[1][r])
@@ -325,12 +326,14 @@ class MultiTurnEnv(EdgeRouteEnv):
         dec_e_pred *= slow
         # The answer leaves the edge after uplink, queue, prefill and decode: downlink then.
         t_send = t + up_s + queue_s + pf_e + dec_e
-        if int(t_send / ch.block_s) == int(t / ch.block_s):  # same block: same link
+        block_s = ch.block_s
+        if int(t_send / block_s) == int(t / block_s):  # same block: same link
             dl_send_bps = dl_bps
         else:
             dl_send_bps = cm.rate_bps(ch.snr_db(t_send)[1])
-        down_s = transmit_time_s(self._answer_bits[r], dl_send_bps, acc, pen)
-        down_pred_s = transmit_time_s(self._pred_down_bits, dl_bps, acc, pen)
+        # cost_models.channel.transmit_time_float_s, inlined (the hot path).
+        down_s = (self._answer_bits[r] / dl_send_bps if dl_send_bps > 0 else pen) + acc
+        down_pred_s = (self._pred_down_bits / dl_bps if dl_bps > 0 else pen) + acc
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         self._lat_d = (pf_d, dec_d, lat_d)

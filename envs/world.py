@@ -125,8 +125,10 @@ class LoadPath:
             i = self._next_u = 0
         return u, i, min(n_jumps, (len(u) - i) // 2)
 
-    def _extend(self, n_jumps: int = 2) -> None:
-        """Up to ``n_jumps`` more jumps, one Python iteration each (scalar look-ups)."""
+    def _extend(self, n_jumps: int = 4) -> None:
+        """Up to ``n_jumps`` more jumps, one Python iteration each (scalar look-ups). The
+        chunking does not change the path (jump ``i`` always uses the same uniforms); 4 covers
+        the ~3.4 jumps a default multi-turn episode looks up in one call."""
         ch = self.chain
         u, i, n = self._uniforms(n_jumps)
         t = self.switch_s[-1]

@@ -184,24 +184,23 @@ def test_synthetic_trace_structure_and_determinism():
         make_synthetic_trace(2, 1, seed=0)
 
 
-def test_scalar_glue_equals_cost_models():
-    """envs.fastcost's two float laws equal the cost_models functions they transcribe."""
+def test_float_fast_paths_equal_the_array_laws():
+    """The float fast paths the multi-turn step uses equal the vectorised cost_models laws."""
     from cost_models import kv_cache
-    from envs import fastcost
 
     rng = np.random.default_rng(0)
     for _ in range(200):
         bits, rate = float(rng.uniform(0, 1e6)), float(rng.choice([0.0, rng.uniform(1, 1e8)]))
         acc, pen = float(rng.uniform(0, 0.1)), float(rng.uniform(0, 5))
         assert math.isclose(
-            fastcost.transmit_time_s(bits, rate, acc, pen),
-            channel.transmit_time_s(bits, rate, acc, pen),
+            channel.transmit_time_float_s(bits, rate, acc, pen),
+            float(channel.transmit_time_s(np.array([bits]), np.array([rate]), acc, pen)[0]),
             rel_tol=1e-12,
         )
-        idle, util = float(rng.uniform(0, 2000)), float(rng.uniform(-0.1, 1.1))
+        idle, util = float(rng.uniform(0, 2000)), float(rng.uniform(0.0, 0.95))
         assert math.isclose(
-            fastcost.edge_retention_probability(idle, util),
-            kv_cache.edge_retention_probability(idle, util),
+            kv_cache.edge_retention_probability_float(idle, util),
+            float(kv_cache.edge_retention_probability(np.array([idle]), np.array([util]))[0]),
             rel_tol=1e-12,
         )
 
