@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from experiments.commands._common import parse_assignments
+from experiments.commands._common import add_run_arguments, parse_assignments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,27 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validation) and PPO retrained without the observation groups that carry each term "
         "(and without the embedding); metrics on test and the cost of each removal.",
     )
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--quick", action="store_true", help="small budgets; outputs say 'quick'")
-    p.add_argument("--config", type=Path, default=None, help="budget YAML (default: shipped)")
-    p.add_argument("--ppo-config", type=Path, default=None, help="PPO YAML keyed by env id")
-    p.add_argument(
-        "--models",
-        type=Path,
-        default=None,
-        help="reuse trained PPO variants from an earlier ablate --out directory",
+    add_run_arguments(
+        p, models_help="reuse trained PPO variants from an earlier ablate --out directory"
     )
-    p.add_argument("--benchmarks", nargs="+", default=None, help="subset of benchmarks")
-    p.add_argument("--ppo-timesteps", type=int, default=None, help="override PPO budget")
-    p.add_argument(
-        "--env-config",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment config overrides for every benchmark, e.g. channel=cell_edge "
-        "deployment=phone_3b__edge_70b (YAML values)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide training progress bars")
     p.set_defaults(func=run)
 
 
