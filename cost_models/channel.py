@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy.special import j0
 
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import EdgeRouteError, lookup, require
 
 #: Speed of light in vacuum (m/s).
 SPEED_OF_LIGHT_MPS = 299_792_458.0
@@ -339,13 +339,7 @@ CHANNEL_PRESETS: dict[str, ChannelScenario] = {
 
 def get_channel_scenario(name: str | ChannelScenario) -> ChannelScenario:
     """The preset called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    if isinstance(name, ChannelScenario):
-        return name
-    require(
-        name in CHANNEL_PRESETS,
-        f"unknown channel {name!r}; allowed: {', '.join(CHANNEL_PRESETS)}",
-    )
-    return CHANNEL_PRESETS[name]
+    return lookup(CHANNEL_PRESETS, name, "channel")
 
 
 # --------------------------------------------------------------------------------------------

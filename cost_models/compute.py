@@ -43,7 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import EdgeRouteError, lookup, require
 
 # --------------------------------------------------------------------------------------------
 # Precision
@@ -102,13 +102,7 @@ PRECISIONS: dict[str, Precision] = {
 
 def get_precision(name: str) -> Precision:
     """The :class:`Precision` called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    if isinstance(name, Precision):
-        return name
-    require(
-        name in PRECISIONS,
-        f"unknown precision {name!r}; allowed: {', '.join(sorted(PRECISIONS))}",
-    )
-    return PRECISIONS[name]
+    return lookup(PRECISIONS, name, "precision", sort=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,13 +191,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 
 def get_model(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    if isinstance(name, ModelSpec):
-        return name
-    require(
-        name in MODEL_SPECS,
-        f"unknown model {name!r}; allowed: {', '.join(sorted(MODEL_SPECS))}",
-    )
-    return MODEL_SPECS[name]
+    return lookup(MODEL_SPECS, name, "model", sort=True)
 
 
 def weight_bytes(model: ModelSpec, precision: str = "fp16", active: bool = True) -> float:
@@ -427,13 +415,7 @@ HARDWARE_SPECS: dict[str, HardwareSpec] = {
 
 def get_hardware(name: str) -> HardwareSpec:
     """The :class:`HardwareSpec` called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    if isinstance(name, HardwareSpec):
-        return name
-    require(
-        name in HARDWARE_SPECS,
-        f"unknown hardware {name!r}; allowed: {', '.join(sorted(HARDWARE_SPECS))}",
-    )
-    return HARDWARE_SPECS[name]
+    return lookup(HARDWARE_SPECS, name, "hardware", sort=True)
 
 
 def check_fits(model: ModelSpec, hw: HardwareSpec, precision: str) -> None:

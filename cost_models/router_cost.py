@@ -50,7 +50,7 @@ from cost_models.compute import (
     prefill_time_s,
     queue_delay_s,
 )
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import EdgeRouteError, lookup, require
 from cost_models.kv_cache import capacity_tokens, kv_bytes_per_token
 
 # --------------------------------------------------------------------------------------------
@@ -156,13 +156,7 @@ SCENARIO_PRESETS: dict[str, DeploymentScenario] = {
 
 def get_scenario(name: str | DeploymentScenario) -> DeploymentScenario:
     """The preset called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    if isinstance(name, DeploymentScenario):
-        return name
-    require(
-        name in SCENARIO_PRESETS,
-        f"unknown scenario {name!r}; allowed: {', '.join(SCENARIO_PRESETS)}",
-    )
-    return SCENARIO_PRESETS[name]
+    return lookup(SCENARIO_PRESETS, name, "scenario")
 
 
 # --------------------------------------------------------------------------------------------
