@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.base import make_policy
+    from agents.registry import make_policy
     from agents.calibration import calibrate_threshold
     from cost_models.errors import require
     from experiments.envfactory import env_id_for, make_env
