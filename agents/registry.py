@@ -26,7 +26,7 @@ from agents.oracle import Oracle
 from agents.ppo import PPOPolicy
 from cost_models.errors import EdgeRouteError, require
 
-#: Policy name -> class (read-only).
+#: Policy name -> class (read-only), in the display order of result tables (the bound last).
 POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
     {
         "always_device": AlwaysDevice,
@@ -35,8 +35,8 @@ POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
         "semantic_threshold": SemanticThreshold,
         "latency_greedy": LatencyGreedy,
         "analytic": Analytic,
-        "oracle": Oracle,
         "ppo": PPOPolicy,
+        "oracle": Oracle,
     }
 )
 

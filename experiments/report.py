@@ -2,18 +2,17 @@
 
 Every output of a ``--quick`` run says "quick" (titles, headings, JSON ``meta.quick``); every
 table built on MT-Bench-101 says "modelled quality" (no public per-turn outcomes exist; see
-DESIGN.md "Traces and quality"); results.md states that the cost equations are our
-reconstruction of the paper's (its exact formulas are not public).
+README.md "Limits" and ``envs/traces/mt_bench_101.py``); results.md states that the cost
+equations are our reconstruction of the paper's (its exact formulas are not public).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from experiments.metrics import METRIC_KEYS
 from experiments.tables import (
     headers_for,
     markdown_table,
@@ -21,17 +20,10 @@ from experiments.tables import (
     text_table,
 )
 
-#: Main-table columns.
-POLICY_KEYS: tuple[str, ...] = (
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p95_s",
-    "quality",
-    "edge_rate",
-    "reward_mean",
-)
 #: Extra columns for multi-turn benchmarks.
 MULTI_TURN_KEYS: tuple[str, ...] = ("switches_per_dialogue", "recomputed_tokens_per_dialogue")
+#: Main-table columns: every metric but the multi-turn ones.
+POLICY_KEYS: tuple[str, ...] = tuple(k for k in METRIC_KEYS if k not in MULTI_TURN_KEYS)
 
 RECONSTRUCTION_NOTE = (
     "The latency and cost equations (channel, roofline compute, KV-cache recompute, the "
@@ -329,22 +321,3 @@ def results_markdown(results: Mapping[str, Any]) -> str:
             "",
         ]
     return "\n".join(out)
-
-
-def write_json(path: Path, data: Any) -> Path:
-    def default(o: Any) -> Any:
-        if hasattr(o, "item"):
-            return o.item()
-        return str(o)
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        if isinstance(o, Mapping):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        return o
-
-    path.write_text(json.dumps(clean(data), indent=2, default=default))
-    return path

@@ -38,6 +38,7 @@ from cost_models.errors import require
 from experiments.callbacks import RoutingEvalCallback, RoutingLogCallback
 from experiments.config import PPOTrainConfig, load_ppo_config
 from experiments.envfactory import make_env
+from experiments.files import write_text
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "ppo"
@@ -239,7 +240,7 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             "torch": str(torch.__version__),
         },
     }
-    (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
+    write_text(out / RUN_FILE, yaml.safe_dump(run_info, sort_keys=False))
 
     t0 = time.perf_counter()
     steps0 = int(model.num_timesteps)
@@ -280,7 +281,7 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             steps_per_s=round(steps / wall_s, 1) if wall_s > 0 else None,
             interrupted=interrupted,
         )
-        (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
+        write_text(out / RUN_FILE, yaml.safe_dump(run_info, sort_keys=False))
         venv.close()
     return TrainResult(
         out_dir=out,

@@ -1,16 +1,21 @@
-"""Helpers shared by the CLI subcommands: ``key=value`` parsing and the run options of
-``benchmark`` and ``ablate``."""
+"""Helpers shared by the CLI subcommands: ``key=value`` parsing, and the arguments and
+:class:`experiments.run_profile.RunOptions` of ``benchmark`` and ``ablate``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from cost_models.errors import EdgeRouteError
+
+if TYPE_CHECKING:
+    from experiments.run_profile import RunOptions
 
 
 def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
@@ -44,6 +49,7 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--ppo-config", type=Path, default=None, help="PPO YAML keyed by env id")
     p.add_argument("--models", type=Path, default=None, help=models_help)
     p.add_argument("--benchmarks", nargs="+", default=None, help="subset of benchmarks")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
     p.add_argument("--ppo-timesteps", type=int, default=None, help="override PPO budget")
     p.add_argument(
         "--env-config",
@@ -54,3 +60,29 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
         "deployment=phone_3b__edge_70b (YAML values)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide training progress bars")
+
+
+def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
+    """The options of a ``benchmark`` (or, with ``ablation``, ``ablate``) run from its
+    arguments: the ``quick`` or ``full`` profile (its ablation view for ``ablate``) with
+    ``--benchmarks``, ``--seeds`` and ``--ppo-timesteps`` applied (and validated)."""
+    from experiments.run_profile import RunOptions, load_run_profile
+
+    profile = load_run_profile(args.config, "quick" if args.quick else "full")
+    if ablation:
+        profile = profile.for_ablation()
+    if args.benchmarks:
+        profile = profile.select(args.benchmarks)
+    overrides = {"seeds": args.seeds, "ppo_timesteps": args.ppo_timesteps}
+    profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+    return RunOptions(
+        out_dir=args.out,
+        profile=profile,
+        quick=args.quick,
+        ppo_config=args.ppo_config,
+        models_dir=args.models,
+        progress_bar=not args.no_progress,
+        log=lambda s: print(s, flush=True),
+        extra_env_config=parse_assignments(args.env_config, "--env-config"),
+        command="edgeroute " + " ".join(sys.argv[1:]),
+    )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from experiments.commands._common import add_run_arguments, parse_assignments
+from experiments.commands._common import add_run_arguments, run_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,28 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.ablate import AblationOptions, run_ablation
-    from experiments.benchmark import select_benchmarks
-    from experiments.config import load_benchmark_profile
+    from experiments.ablate import run_ablation
 
-    profile = load_benchmark_profile(args.config, "quick" if args.quick else "full")
-    abl = dict(profile.get("ablation") or {})
-    if args.benchmarks:
-        abl["benchmarks"] = select_benchmarks(
-            abl.get("benchmarks", profile["benchmarks"]), args.benchmarks
-        )
-    if args.ppo_timesteps:
-        abl["ppo_timesteps"] = args.ppo_timesteps
-    profile["ablation"] = abl
-    opts = AblationOptions(
-        out_dir=args.out,
-        profile=profile,
-        quick=args.quick,
-        ppo_config=args.ppo_config,
-        models_dir=args.models,
-        progress_bar=not args.no_progress,
-        log=lambda s: print(s, flush=True),
-        extra_env_config=parse_assignments(args.env_config, "--env-config"),
-    )
-    run_ablation(opts, command="edgeroute " + " ".join(sys.argv[1:]))
+    run_ablation(run_options(args, ablation=True))
     return 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from experiments.commands._common import add_run_arguments, parse_assignments
+from experiments.commands._common import add_run_arguments, run_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,30 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_arguments(
         p, models_help="reuse trained PPO models from an earlier benchmark --out directory"
     )
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.benchmark import BenchmarkOptions, run_benchmark, select_benchmarks
-    from experiments.config import load_benchmark_profile
+    from experiments.benchmark import run_benchmark
 
-    profile = load_benchmark_profile(args.config, "quick" if args.quick else "full")
-    if args.benchmarks:
-        profile["benchmarks"] = select_benchmarks(profile["benchmarks"], args.benchmarks)
-    if args.seeds:
-        profile["seeds"] = args.seeds
-    if args.ppo_timesteps:
-        profile["ppo_timesteps"] = args.ppo_timesteps
-    opts = BenchmarkOptions(
-        out_dir=args.out,
-        profile=profile,
-        quick=args.quick,
-        ppo_config=args.ppo_config,
-        models_dir=args.models,
-        progress_bar=not args.no_progress,
-        log=lambda s: print(s, flush=True),
-        extra_env_config=parse_assignments(args.env_config, "--env-config"),
-    )
-    run_benchmark(opts, command="edgeroute " + " ".join(sys.argv[1:]))
+    run_benchmark(run_options(args))
     return 0
