@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.registry import POLICY_REGISTRY
+from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
@@ -171,7 +171,7 @@ def run_one_benchmark(
         "quality_source": described.quality_source,
         "scenario": described.scenario,
         "policies": policy_metrics,
-        "policy_params": {name: done[name][0].params for name in fixed},
+        "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         "tuning": {

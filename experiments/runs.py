@@ -95,8 +95,6 @@ class EvalResult:
     """compute_metrics of the run"""
     label: str
     """the policy's label"""
-    params: dict[str, Any]
-    """the policy's parameters (all of them, defaults included)"""
     log: StepLog | None = None
     router_inputs: list[dict[str, Any]] | None = None
 
@@ -175,7 +173,6 @@ def execute(spec: RunSpec, envs: EnvCache) -> RunResult:
         spec=spec,
         metrics=compute_metrics(log),
         label=policy.label(),
-        params=policy.params(),
         log=log if spec.keep_log else None,
         router_inputs=None if recorder is None else recorder.records,
     )

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -90,7 +90,14 @@ class TrainResult:
     model: Any = None  # the trained PPO object (in memory), for callers that keep using it
 
 
-def latest_checkpoint(out_dir: Path) -> tuple[Path, int] | None:
+class Checkpoint(NamedTuple):
+    """A saved checkpoint: its file and the step count it was saved at."""
+
+    path: Path
+    steps: int
+
+
+def latest_checkpoint(out_dir: Path) -> Checkpoint | None:
     """The newest ``checkpoints/ppo_<n>_steps.zip`` and its step count, or ``None``."""
     ckpt_dir = Path(out_dir) / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
@@ -99,7 +106,7 @@ def latest_checkpoint(out_dir: Path) -> tuple[Path, int] | None:
     if not found:
         return None
     steps, path = max(found)
-    return path, steps
+    return Checkpoint(path, steps)
 
 
 def _vecnorm_path_for(ckpt: Path, steps: int) -> Path:
@@ -172,8 +179,10 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             )
 
     if resume_from is not None:
-        model = PPO.load(resume_from[0], env=venv, device="cpu", tensorboard_log=str(out / "tb"))
-        print(f"resuming from {resume_from[0]} at {model.num_timesteps} steps", file=sys.stderr)
+        model = PPO.load(
+            resume_from.path, env=venv, device="cpu", tensorboard_log=str(out / "tb")
+        )
+        print(f"resuming from {resume_from.path} at {model.num_timesteps} steps", file=sys.stderr)
     else:
         model = PPO(
             env=venv,

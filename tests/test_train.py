@@ -119,7 +119,7 @@ def test_interrupt_saves_and_resume_continues_step_count(tmp_path, monkeypatch):
         train_ppo(s)
     ckpt = latest_checkpoint(s.out_dir)
     assert ckpt is not None
-    interrupted_steps = ckpt[1]
+    interrupted_steps = ckpt.steps
     assert 300 <= interrupted_steps < 640
     assert not (s.out_dir / "model.zip").exists()
 
