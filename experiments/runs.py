@@ -22,12 +22,11 @@ each with its own :class:`EnvCache`; nothing else changes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +39,9 @@ from experiments.envfactory import make_env
 from experiments.evaluate import PolicyRuns, run_policy
 from experiments.metrics import StepLog, compute_metrics
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
+
+if TYPE_CHECKING:  # experiments.train imports stable-baselines3: only where training runs
+    from experiments.train import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,15 @@ class EvalResult:
     """What an evaluation run gives back."""
 
     spec: EvalSpec
+    """the run"""
     metrics: dict[str, float]
     """compute_metrics of the run"""
     label: str
     """the policy's label"""
     log: StepLog | None = None
+    """the per-step log (if spec.keep_log)"""
     router_inputs: list[dict[str, Any]] | None = None
+    """semantic_p and estimate of every step (if spec.record_inputs)"""
 
 
 @dataclass(frozen=True)
@@ -105,25 +110,16 @@ class TrainSpec:
 
     workload: str
     """benchmark key"""
-    env_id: str
-    env_config: Mapping[str, Any]
-    """environment config (train_ppo sets the split)"""
     variant: str
     """what the run varies: ppo, ppo_latency_x0.3, an ablation's slug"""
-    seed: int
-    timesteps: int
-    out_dir: Path
-    """where a fresh model goes"""
+    settings: TrainSettings
+    """the arguments of train_ppo (env, config, seed, steps, output directory, ...)"""
     reuse_dir: Path | None = None
     """a trained model to reuse instead of training (its model.zip exists)"""
-    drop_groups: tuple[str, ...] = ()
-    """observation groups removed (ablation)"""
-    ppo_config: Path | None = None
-    progress_bar: bool = True
 
     @property
     def name(self) -> str:
-        return f"{self.variant}_seed{self.seed}"
+        return f"{self.variant}_seed{self.settings.seed}"
 
     @property
     def run_id(self) -> str:
@@ -135,8 +131,11 @@ class TrainOutcome:
     """A trained (or reused) model and what to report about its training."""
 
     spec: TrainSpec
+    """the run"""
     model_dir: Path
+    """the run directory holding model.zip"""
     info: dict[str, Any]
+    """steps, wall time and steps/s of the training, or where the model was reused from"""
 
 
 RunSpec = EvalSpec | TrainSpec
@@ -295,52 +294,42 @@ def train_spec(
     """The training run of ``variant``/``seed`` on ``bench`` under ``opts``: it writes
     ``<out>/ppo/<benchmark>/<variant>_seed<seed>``, or reuses that layout under ``--models``
     (checked now, before any run starts)."""
-    spec = TrainSpec(
-        workload=bench.key,
+    from experiments.train import TrainSettings
+
+    name = f"{variant}_seed{seed}"
+    settings = TrainSettings(
         env_id=bench.env_id,
-        env_config=dict(env_config),
-        variant=variant,
+        out_dir=Path(opts.out_dir) / "ppo" / bench.key / name,
         seed=int(seed),
+        config_path=opts.ppo_config,
         timesteps=int(timesteps),
-        out_dir=Path(opts.out_dir) / "ppo" / bench.key / f"{variant}_seed{seed}",
+        env_overrides=dict(env_config),
         drop_groups=tuple(drop_groups),
-        ppo_config=opts.ppo_config,
         progress_bar=opts.progress_bar,
     )
     if opts.models_dir is None:
-        return spec
-    reuse = Path(opts.models_dir) / bench.key / spec.name
+        return TrainSpec(bench.key, variant, settings)
+    reuse = Path(opts.models_dir) / bench.key / name
     require(
         (reuse / MODEL_FILE).exists(),
         f"--models {opts.models_dir}: no {MODEL_FILE} in {reuse} (expected layout "
         "<models>/<benchmark>/<variant>_seed<seed>/model.zip, as a benchmark run writes)",
     )
-    return dataclasses.replace(spec, reuse_dir=reuse)
+    return TrainSpec(bench.key, variant, settings, reuse_dir=reuse)
 
 
 def train_or_reuse(spec: TrainSpec) -> TrainOutcome:
     """Train the model of ``spec`` (or take the reused one); report steps and speed."""
-    from experiments.train import TrainSettings, train_ppo
+    from experiments.train import train_ppo
 
     if spec.reuse_dir is not None:
         return TrainOutcome(spec, spec.reuse_dir, {"reused": str(spec.reuse_dir)})
-    result = train_ppo(
-        TrainSettings(
-            env_id=spec.env_id,
-            out_dir=spec.out_dir,
-            seed=spec.seed,
-            config_path=spec.ppo_config,
-            timesteps=spec.timesteps,
-            env_overrides=dict(spec.env_config),
-            drop_groups=spec.drop_groups,
-            progress_bar=spec.progress_bar,
-        )
-    )
+    result = train_ppo(spec.settings)
     return TrainOutcome(
         spec,
-        spec.out_dir,
+        result.out_dir,
         {
-            "model_dir": str(spec.out_dir),
+            "model_dir": str(result.out_dir),
             "timesteps": result.num_timesteps,
             "wall_s": round(result.wall_s, 2),
             "steps_per_s": round(result.steps_per_s, 1),

@@ -1,20 +1,19 @@
-"""``edgeroute evaluate``: run one policy on a split and print its metrics."""
+"""``edgeroute evaluate``: evaluate one policy (or a trained PPO model) on a split.
+
+Runs a policy with common random numbers for each seed and prints mean/p50/p95 latency,
+quality, edge rate (mean ± std over seeds).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from experiments.commands._common import parse_assignments
+from experiments.commands._common import command_parser, parse_assignments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="evaluate one policy (or a trained PPO model) on a split",
-        description="Runs a policy with common random numbers for each seed and prints "
-        "mean/p50/p95 latency, quality, edge rate (mean ± std over seeds).",
-    )
+    p = command_parser(subparsers, "evaluate", __doc__)
     p.add_argument("--benchmark", default="mmlu", help="trace (default mmlu)")
     p.add_argument("--env", default=None, help="environment id (default: by benchmark)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"])
