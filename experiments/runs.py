@@ -81,12 +81,6 @@ class EvalSpec:
     record_inputs: bool = False
     """return the router inputs seen (semantic_p, estimate), for calibration on validation"""
 
-    @property
-    def run_id(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in self.policy_kwargs.items())
-        split = self.env.config.get("split")
-        return f"{self.workload}/{split}/{self.policy}({args})/seed{self.seed}"
-
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -120,10 +114,6 @@ class TrainSpec:
     @property
     def name(self) -> str:
         return f"{self.variant}_seed{self.settings.seed}"
-
-    @property
-    def run_id(self) -> str:
-        return f"{self.workload}/train/{self.name}"
 
 
 @dataclass(frozen=True)
