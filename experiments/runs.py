@@ -64,10 +64,8 @@ def _identity(obj: Any) -> str:
 class EvalSpec:
     """One evaluation run: a registry policy on a workload's split, one seed."""
 
-    workload: str
-    """benchmark key (for run ids and logs)"""
     env: EnvRef
-    """where it runs"""
+    """where it runs (env id and config, the split included)"""
     policy: str
     """registry name (agents.registry.POLICY_REGISTRY)"""
     policy_kwargs: Mapping[str, Any]
@@ -102,8 +100,6 @@ class EvalResult:
 class TrainSpec:
     """One PPO training run (or the reuse of a model trained earlier)."""
 
-    workload: str
-    """benchmark key"""
     variant: str
     """what the run varies: ppo, ppo_latency_x0.3, an ablation's slug"""
     settings: TrainSettings
@@ -207,8 +203,6 @@ class RunBatch:
 class SplitRuns:
     """Evaluation runs of one workload on one split: where, which seeds, how long."""
 
-    workload: str
-    """benchmark key"""
     env: EnvRef
     """the split's environment"""
     seeds: tuple[int, ...]
@@ -226,9 +220,7 @@ class SplitRuns:
         """One :class:`EvalSpec` of ``policy`` per seed."""
         kwargs = dict(policy_kwargs)
         return [
-            EvalSpec(
-                self.workload, self.env, policy, kwargs, s, self.budget, keep_log, record_inputs
-            )
+            EvalSpec(self.env, policy, kwargs, s, self.budget, keep_log, record_inputs)
             for s in self.seeds
         ]
 
@@ -242,7 +234,7 @@ def split_runs(
 ) -> SplitRuns:
     """The :class:`SplitRuns` of ``bench`` on ``split`` with ``env_config``."""
     env = EnvRef(bench.env_id, {**env_config, "split": split})
-    return SplitRuns(bench.key, env, tuple(int(s) for s in seeds), budget)
+    return SplitRuns(env, tuple(int(s) for s in seeds), budget)
 
 
 def policy_runs(results: Sequence[EvalResult]) -> PolicyRuns:
@@ -298,14 +290,14 @@ def train_spec(
         progress_bar=opts.progress_bar,
     )
     if opts.models_dir is None:
-        return TrainSpec(bench.key, variant, settings)
+        return TrainSpec(variant, settings)
     reuse = Path(opts.models_dir) / bench.key / name
     require(
         (reuse / MODEL_FILE).exists(),
         f"--models {opts.models_dir}: no {MODEL_FILE} in {reuse} (expected layout "
         "<models>/<benchmark>/<variant>_seed<seed>/model.zip, as a benchmark run writes)",
     )
-    return TrainSpec(bench.key, variant, settings, reuse_dir=reuse)
+    return TrainSpec(variant, settings, reuse_dir=reuse)
 
 
 def train_or_reuse(spec: TrainSpec) -> TrainOutcome:
