@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import DEVICE, EDGE, Policy, register_policy
+from agents.base import DEVICE, EDGE, Policy
 from cost_models.errors import require
 from cost_models.router_cost import CostTerms, analytic_score
 
@@ -32,7 +32,6 @@ from cost_models.router_cost import CostTerms, analytic_score
 FORMS: tuple[str, ...] = ("auto", "single", "multi")
 
 
-@register_policy
 class Analytic(Policy):
     """``S = p - alpha (T_edge - T_device) > theta`` with switchable cost terms.
 

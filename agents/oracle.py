@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import DEVICE, EDGE, Policy, register_policy
+from agents.base import DEVICE, EDGE, Policy
 
 
-@register_policy
 class Oracle(Policy):
     """Serve each query on the side with the higher realised reward (hindsight)."""
 

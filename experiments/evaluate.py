@@ -9,7 +9,7 @@ episode. Differences between policies are then differences of decisions, not of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -66,6 +66,13 @@ class PolicyRuns:
     per_seed: list[dict[str, float]]
     metrics: dict[str, float]
 
+    @classmethod
+    def aggregate(
+        cls, label: str, per_seed: Sequence[dict[str, float]], logs: Sequence[StepLog] = ()
+    ) -> PolicyRuns:
+        """Runs of one policy from per-seed metrics: mean and ``_std`` over seeds."""
+        return cls(label, list(logs), list(per_seed), aggregate_over_seeds(per_seed))
+
 
 def evaluate(
     env: gym.Env,
@@ -78,23 +85,6 @@ def evaluate(
     """Run ``policy`` for each seed and aggregate metrics over seeds (mean and ``_std``)."""
     require(len(seeds) > 0, "evaluate needs at least one seed")
     logs = [run_policy(env, policy, s, episodes, max_steps) for s in seeds]
-    per_seed = [compute_metrics(log) for log in logs]
-    return PolicyRuns(
-        label=policy.label(),
-        logs=logs if keep_logs else [],
-        per_seed=per_seed,
-        metrics=aggregate_over_seeds(per_seed),
+    return PolicyRuns.aggregate(
+        policy.label(), [compute_metrics(log) for log in logs], logs if keep_logs else ()
     )
-
-
-def evaluate_many(
-    env: gym.Env,
-    policies: Mapping[str, Policy] | Iterable[tuple[str, Policy]],
-    seeds: Sequence[int],
-    episodes: int = 1,
-    max_steps: int | None = None,
-    keep_logs: bool = False,
-) -> dict[str, PolicyRuns]:
-    """:func:`evaluate` for each named policy on the same env and seeds (common random numbers)."""
-    items = policies.items() if isinstance(policies, Mapping) else policies
-    return {name: evaluate(env, pol, seeds, episodes, max_steps, keep_logs) for name, pol in items}

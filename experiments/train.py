@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -38,6 +38,7 @@ from cost_models.errors import require
 from experiments.callbacks import RoutingEvalCallback, RoutingLogCallback
 from experiments.config import PPOTrainConfig, load_ppo_config
 from experiments.envfactory import make_env
+from experiments.files import write_text
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "ppo"
@@ -89,7 +90,14 @@ class TrainResult:
     model: Any = None  # the trained PPO object (in memory), for callers that keep using it
 
 
-def latest_checkpoint(out_dir: Path) -> tuple[Path, int] | None:
+class Checkpoint(NamedTuple):
+    """A saved checkpoint: its file and the step count it was saved at."""
+
+    path: Path
+    steps: int
+
+
+def latest_checkpoint(out_dir: Path) -> Checkpoint | None:
     """The newest ``checkpoints/ppo_<n>_steps.zip`` and its step count, or ``None``."""
     ckpt_dir = Path(out_dir) / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
@@ -98,7 +106,7 @@ def latest_checkpoint(out_dir: Path) -> tuple[Path, int] | None:
     if not found:
         return None
     steps, path = max(found)
-    return path, steps
+    return Checkpoint(path, steps)
 
 
 def _vecnorm_path_for(ckpt: Path, steps: int) -> Path:
@@ -171,8 +179,10 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             )
 
     if resume_from is not None:
-        model = PPO.load(resume_from[0], env=venv, device="cpu", tensorboard_log=str(out / "tb"))
-        print(f"resuming from {resume_from[0]} at {model.num_timesteps} steps", file=sys.stderr)
+        model = PPO.load(
+            resume_from.path, env=venv, device="cpu", tensorboard_log=str(out / "tb")
+        )
+        print(f"resuming from {resume_from.path} at {model.num_timesteps} steps", file=sys.stderr)
     else:
         model = PPO(
             env=venv,
@@ -239,7 +249,7 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             "torch": str(torch.__version__),
         },
     }
-    (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
+    write_text(out / RUN_FILE, yaml.safe_dump(run_info, sort_keys=False))
 
     t0 = time.perf_counter()
     steps0 = int(model.num_timesteps)
@@ -280,7 +290,7 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
             steps_per_s=round(steps / wall_s, 1) if wall_s > 0 else None,
             interrupted=interrupted,
         )
-        (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
+        write_text(out / RUN_FILE, yaml.safe_dump(run_info, sort_keys=False))
         venv.close()
     return TrainResult(
         out_dir=out,

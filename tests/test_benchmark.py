@@ -195,3 +195,32 @@ def test_benchmark_quick_on_real_traces(tmp_path):
     results = check_results(out, ["mmlu", "gsm8k", "mt_bench_101"])
     assert results["mt_bench_101"]["quality_source"] == "modelled"
     assert results["mmlu"]["quality_source"] == "measured"
+
+
+def test_results_do_not_depend_on_the_order_of_independent_runs(tmp_path):
+    """The executor seam: within a phase runs are independent, so an executor that runs them in
+    another order (as a parallel one would) gives the same numbers."""
+    from experiments.benchmark import run_benchmark
+    from experiments.compare import diff
+    from experiments.run_profile import RunOptions, load_run_profile
+    from experiments.runs import InProcessExecutor
+
+    class ReversedExecutor(InProcessExecutor):
+        def map(self, specs):
+            return list(reversed(super().map(list(reversed(specs)))))
+
+    bench, ppo = write_configs(tmp_path, SYNTHETIC[1:])
+    profile = load_run_profile(bench, "quick")
+    opts = RunOptions(tmp_path / "a", profile, True, ppo, progress_bar=False, log=lambda s: None)
+    first = run_benchmark(opts)
+    reuse = RunOptions(tmp_path / "b", profile, True, ppo, tmp_path / "a" / "ppo", False, opts.log)
+    executor = ReversedExecutor()
+    try:
+        second = run_benchmark(reuse, executor)
+    finally:
+        executor.close()
+    a, b = first["synthetic_multi"], second["synthetic_multi"]
+    assert a["ppo_training"]["runs"].keys() == b["ppo_training"]["runs"].keys()
+    a.pop("ppo_training"), b.pop("ppo_training")  # trained vs reused: different info
+    assert list(diff(a, b)) == []
+    assert a["policies"]["ppo"]["n_seeds"] == 2.0

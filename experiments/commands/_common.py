@@ -1,16 +1,32 @@
-"""Helpers shared by the CLI subcommands: ``key=value`` parsing and the run options of
-``benchmark`` and ``ablate``."""
+"""Helpers shared by the CLI subcommands: ``key=value`` parsing, and the arguments and
+:class:`experiments.run_profile.RunOptions` of ``benchmark`` and ``ablate``."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from cost_models.errors import EdgeRouteError
+
+if TYPE_CHECKING:
+    from experiments.run_profile import RunOptions
+
+
+def command_parser(
+    subparsers: argparse._SubParsersAction, name: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name`` from its module docstring: the first line (after
+    ``edgeroute <name>``:) is the ``--help`` summary, the rest the description."""
+    summary, _, rest = (doc or "").strip().partition("\n")
+    summary = summary.split(": ", 1)[-1].rstrip(".")
+    return subparsers.add_parser(name, help=summary, description=rest.strip() or summary)
 
 
 def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
@@ -25,6 +41,60 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             raise EdgeRouteError(f"{what} {item!r}: value is not valid YAML ({exc})") from exc
     return out
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """What ``edgeroute <name> --help`` says about a run command, and the function it runs."""
+
+    help: str
+    description: str
+    models_help: str
+    """help of --models: where trained models to reuse come from"""
+    func: Callable[[argparse.Namespace], int]
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from experiments.benchmark import run_benchmark
+
+    run_benchmark(run_options(args))
+    return 0
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from experiments.ablate import run_ablation
+
+    run_ablation(run_options(args, ablation=True))
+    return 0
+
+
+#: The two run commands: same arguments (:func:`add_run_arguments`), same options type.
+RUN_COMMANDS: dict[str, RunCommand] = {
+    "benchmark": RunCommand(
+        help="benchmark every policy (the main job): results.json, results.md, plots",
+        description="Tunes thresholds on validation, trains PPO on train, evaluates every "
+        "policy on test with common random numbers and several seeds, sweeps tunable policies "
+        "for quality-latency frontiers and compares them at the quality of always-edge.",
+        models_help="reuse trained PPO models from an earlier benchmark --out directory",
+        func=_benchmark,
+    ),
+    "ablate": RunCommand(
+        help="cost-term ablation of the analytic router and PPO (one table)",
+        description="Analytic router with each cost term switched off (re-tuned on "
+        "validation) and PPO retrained without the observation groups that carry each term "
+        "(and without the embedding); metrics on test and the cost of each removal.",
+        models_help="reuse trained PPO variants from an earlier ablate --out directory",
+        func=_ablate,
+    ),
+}
+
+
+def add_run_command(subparsers: argparse._SubParsersAction, name: str) -> None:
+    """Register the run command ``name`` of :data:`RUN_COMMANDS`."""
+    cmd = RUN_COMMANDS[name]
+    p = subparsers.add_parser(name, help=cmd.help, description=cmd.description)
+    add_run_arguments(p, cmd.models_help)
+    p.set_defaults(func=cmd.func)
 
 
 def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
@@ -44,6 +114,7 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--ppo-config", type=Path, default=None, help="PPO YAML keyed by env id")
     p.add_argument("--models", type=Path, default=None, help=models_help)
     p.add_argument("--benchmarks", nargs="+", default=None, help="subset of benchmarks")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
     p.add_argument("--ppo-timesteps", type=int, default=None, help="override PPO budget")
     p.add_argument(
         "--env-config",
@@ -54,3 +125,29 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
         "deployment=phone_3b__edge_70b (YAML values)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide training progress bars")
+
+
+def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
+    """The options of a ``benchmark`` (or, with ``ablation``, ``ablate``) run from its
+    arguments: the ``quick`` or ``full`` profile (its ablation view for ``ablate``) with
+    ``--benchmarks``, ``--seeds`` and ``--ppo-timesteps`` applied (and validated)."""
+    from experiments.run_profile import RunOptions, load_run_profile
+
+    profile = load_run_profile(args.config, "quick" if args.quick else "full")
+    if ablation:
+        profile = profile.for_ablation()
+    if args.benchmarks:
+        profile = profile.select(args.benchmarks)
+    overrides = {"seeds": args.seeds, "ppo_timesteps": args.ppo_timesteps}
+    profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+    return RunOptions(
+        out_dir=args.out,
+        profile=profile,
+        quick=args.quick,
+        ppo_config=args.ppo_config,
+        models_dir=args.models,
+        progress_bar=not args.no_progress,
+        log=lambda s: print(s, flush=True),
+        extra_env_config=parse_assignments(args.env_config, "--env-config"),
+        command="edgeroute " + " ".join(sys.argv[1:]),
+    )

@@ -1,20 +1,19 @@
-"""``edgeroute evaluate``: run one policy on a split and print its metrics."""
+"""``edgeroute evaluate``: evaluate one policy (or a trained PPO model) on a split.
+
+Runs a policy with common random numbers for each seed and prints mean/p50/p95 latency,
+quality, edge rate (mean ± std over seeds).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from experiments.commands._common import parse_assignments
+from experiments.commands._common import command_parser, parse_assignments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="evaluate one policy (or a trained PPO model) on a split",
-        description="Runs a policy with common random numbers for each seed and prints "
-        "mean/p50/p95 latency, quality, edge rate (mean ± std over seeds).",
-    )
+    p = command_parser(subparsers, "evaluate", __doc__)
     p.add_argument("--benchmark", default="mmlu", help="trace (default mmlu)")
     p.add_argument("--env", default=None, help="environment id (default: by benchmark)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"])
@@ -48,12 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.base import make_policy
     from agents.calibration import calibrate_threshold
     from cost_models.errors import require
-    from experiments.envfactory import env_id_for, make_env
-    from experiments.evaluate import evaluate
-    from experiments.report import POLICY_KEYS, write_json
+    from experiments.envfactory import env_id_for
+    from experiments.files import write_json
+    from experiments.report import POLICY_KEYS
+    from experiments.run_profile import BenchmarkSpec, EvalBudget
+    from experiments.runs import InProcessExecutor, policy_runs, split_runs
     from experiments.tables import headers_for, metric_rows, text_table
     from experiments.tuning import record_validation
 
@@ -62,44 +62,46 @@ def run(args: argparse.Namespace) -> int:
         require(args.model is not None, "--policy ppo needs --model RUN_DIR")
         params["model_dir"] = args.model
     env_id = args.env or env_id_for(args.benchmark)
-    config = {
-        "benchmark": args.benchmark,
-        "split": args.split,
-        **parse_assignments(args.env_config, "--env-config"),
-    }
-    if args.edge_share is not None:
-        require(
-            args.policy == "semantic_threshold",
-            f"--edge-share calibrates semantic_threshold, not {args.policy!r}",
+    bench = BenchmarkSpec(args.benchmark, env_id)
+    config = {"benchmark": args.benchmark, **parse_assignments(args.env_config, "--env-config")}
+    budget = EvalBudget(args.episodes, args.max_steps)
+    executor = InProcessExecutor()
+    try:
+        if args.edge_share is not None:
+            require(
+                args.policy == "semantic_threshold",
+                f"--edge-share calibrates semantic_threshold, not {args.policy!r}",
+            )
+            val = split_runs(bench, config, "validation", args.seeds, budget)
+            scores = [r["semantic_p"] for r in record_validation(executor, val).records]
+            params["threshold"] = calibrate_threshold(scores, args.edge_share)
+            print(
+                f"threshold {params['threshold']:.4g}: {args.edge_share:.0%} of validation "
+                "queries above it"
+            )
+        runs = policy_runs(
+            executor.map(
+                split_runs(bench, config, args.split, args.seeds, budget).specs(args.policy, params)
+            )
         )
-        val_env = make_env(env_id, {**config, "split": "validation"})
-        rec = record_validation(val_env, args.seeds, args.episodes, args.max_steps)
-        val_env.close()
-        scores = [r["semantic_p"] for r in rec.records]
-        params["threshold"] = calibrate_threshold(scores, args.edge_share)
-        print(
-            f"threshold {params['threshold']:.4g}: {args.edge_share:.0%} of validation "
-            "queries above it"
-        )
-    policy = make_policy(args.policy, **params)
-    env = make_env(env_id, config)
-    runs = evaluate(env, policy, args.seeds, args.episodes, args.max_steps)
-    env.close()
-    print(f"{policy.label()} on {args.benchmark} ({env_id}, {args.split}), seeds {args.seeds}")
+    finally:
+        executor.close()
+    print(f"{runs.label} on {args.benchmark} ({env_id}, {args.split}), seeds {args.seeds}")
     print(
         text_table(
-            headers_for("policy", POLICY_KEYS),
-            metric_rows({policy.label(): runs.metrics}, POLICY_KEYS),
+            headers_for("policy", POLICY_KEYS), metric_rows({runs.label: runs.metrics}, POLICY_KEYS)
         )
     )
     if args.json:
         write_json(
             args.json,
             {
-                "policy": policy.label(),
+                "policy": runs.label,
                 "metrics": runs.metrics,
                 "per_seed": runs.per_seed,
-                "config": {k: v for k, v in config.items() if k != "trace"},
+                "config": {
+                    k: v for k, v in {**config, "split": args.split}.items() if k != "trace"
+                },
             },
         )
     return 0

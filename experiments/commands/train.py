@@ -1,20 +1,20 @@
-"""``edgeroute train``: PPO on one environment with RL-Zoo-style YAML hyperparameters."""
+"""``edgeroute train``: train a PPO routing agent (SB3) with TensorBoard logs, eval and checkpoints.
+
+PPO on the train split of one environment with RL-Zoo-style YAML hyperparameters;
+EvalCallback on validation; Ctrl-C saves a checkpoint and --resume continues from the newest
+one.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from experiments.commands._common import parse_assignments
+from experiments.commands._common import command_parser, parse_assignments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train a PPO routing agent (SB3) with TensorBoard logs, eval and checkpoints",
-        description="Train PPO on the train split; EvalCallback on validation; Ctrl-C saves a "
-        "checkpoint and --resume continues from the newest one.",
-    )
+    p = command_parser(subparsers, "train", __doc__)
     p.add_argument("--env", required=True, help="environment id, e.g. EdgeRoute/SingleTurn-v0")
     p.add_argument(
         "--config",
