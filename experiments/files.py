@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from envs.traces.atomic import atomic_write_text
+
 
 def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` atomically (temporary file, then rename): readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    """Write ``text`` atomically (temporary file, fsync, rename): readers never see half a
+    file; a failure (e.g. a full disk) raises ``EdgeRouteError`` naming the path, removes the
+    temporary file and leaves the old file (one home: :mod:`envs.traces.atomic`)."""
+    return atomic_write_text(path, text)
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -143,6 +143,8 @@ def test_import_user_trace(tmp_path: Path, capsys) -> None:
         == trace.frame.iloc[0]["prompt_tokens"] + trace.frame.iloc[0]["output_tokens_small"]
     )
     assert trace.embeddings.shape == (40, 384)
+    out = capsys.readouterr().out
+    assert "semantic scorer on the" in out and "vs length-only" in out
 
 
 def test_import_reports_bad_rows_with_line_numbers(tmp_path: Path, capsys) -> None:

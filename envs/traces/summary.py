@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from envs.traces.schema import SPLITS
-from envs.traces.store import available_benchmarks, benchmark_dir, read_index
+from envs.traces.store import (
+    FILES_KEY,
+    available_benchmarks,
+    benchmark_dir,
+    read_index,
+    verify_benchmark,
+)
 
 
 def _pair_summary(root, name: str) -> dict:
@@ -58,6 +64,8 @@ def summarize(cache_dir: str | os.PathLike | None = None) -> dict:
     out = {}
     for benchmark in available_benchmarks(cache_dir):
         index = read_index(benchmark, cache_dir)
+        if FILES_KEY in index:  # a corrupt file is named, not a traceback
+            verify_benchmark(benchmark, cache_dir)
         root = benchmark_dir(benchmark, cache_dir)
         default = index["default_pair"]
         frame = pd.read_parquet(root / default / "frame.parquet", columns=["split", "dialogue_id"])

@@ -1,10 +1,14 @@
-"""Helpers shared by the CLI subcommands: ``key=value`` parsing, and the arguments and
+"""Helpers shared by the CLI subcommands: ``key=value`` parsing, argument types that reject bad
+numbers at parse time, a guard that turns stray OS errors into messages, and the arguments and
 :class:`experiments.run_profile.RunOptions` of ``benchmark`` and ``ablate``."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +28,61 @@ def command_parser(
 ) -> argparse.ArgumentParser:
     """The parser of subcommand ``name`` from its module docstring: the first line (after
     ``edgeroute <name>``:) is the ``--help`` summary, the rest the description."""
-    summary, _, rest = (doc or "").strip().partition("\n")
+    summary, _, rest = plain_help(doc).strip().partition("\n")
     summary = summary.split(": ", 1)[-1].rstrip(".")
     return subparsers.add_parser(name, help=summary, description=rest.strip() or summary)
+
+
+def plain_help(doc: str | None) -> str:
+    """A docstring as plain help text: reStructuredText roles and literals (``x``, :mod:`x`)
+    become `x`, so that `--help` never shows markup."""
+    text = re.sub(r"``([^`]+)``", r"`\1`", doc or "")
+    return re.sub(r":(?:mod|func|class|meth|data|attr|obj):`~?([^`]+)`", r"`\1`", text)
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``low`` (argparse then exits 2 naming the value)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {low}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def fraction(text: str) -> float:
+    """An argparse ``type``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number in [0, 1]")
+    return value
+
+
+def clean_os_errors(func: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Wrap a command so that an ``OSError`` no check anticipated (a file vanished, a disk
+    filled up) stops with a message naming the file instead of a traceback (exit status 2)."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            raise EdgeRouteError(
+                f"cannot read or write{where}: {exc.strerror or exc}; check the path, its "
+                "permissions and the free disk space"
+            ) from exc
+
+    return run
 
 
 def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:

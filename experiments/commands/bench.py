@@ -12,10 +12,13 @@ import importlib
 import json
 
 from cost_models.errors import EdgeRouteError, require
+from experiments.commands._common import plain_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="speed benchmarks (costs, env)", description=__doc__)
+    p = subparsers.add_parser(
+        "bench", help="speed benchmarks (costs, env)", description=plain_help(__doc__)
+    )
     sub = p.add_subparsers(dest="bench_target", metavar="TARGET")
     sub.required = True
 

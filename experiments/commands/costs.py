@@ -25,13 +25,14 @@ from cost_models.compute import (
 )
 from cost_models.errors import require
 from cost_models.router_cost import SCENARIO_PRESETS, get_scenario, latency_report
+from experiments.commands._common import plain_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "costs",
         help="latency breakdown of one query on the device and on the edge",
-        description=__doc__,
+        description=plain_help(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--scenario", default="phone_3b__edge_70b",
