@@ -150,13 +150,7 @@ class RunProfile:
     def specs(self) -> list[BenchmarkSpec]:
         """The benchmarks as specs, with the profile's ``env_config`` for their env id merged in
         (an entry's own ``env_config`` wins)."""
-        out = []
-        for entry in self.benchmarks:
-            if isinstance(entry, str):
-                entry = BenchmarkSpec(entry, env_id_for(entry), {"benchmark": entry})
-            common = dict(self.env_config.get(entry.env_id) or {})
-            out.append(dataclasses.replace(entry, env_config={**common, **entry.env_config}))
-        return out
+        return benchmark_specs(self.benchmarks, self.env_config)
 
     def select(self, wanted: Sequence[str]) -> RunProfile:
         """This profile with only the benchmarks whose key is in ``wanted`` (in that order); a
@@ -193,6 +187,20 @@ class RunProfile:
     def from_mapping(cls, data: Any, source: str = "profile") -> RunProfile:
         """Build from a YAML mapping; errors name ``source``, the key and what is allowed."""
         return _from_mapping(cls, data, source)
+
+
+def benchmark_specs(
+    entries: Sequence[BenchmarkEntry], env_config: Mapping[str, Mapping[str, Any]]
+) -> list[BenchmarkSpec]:
+    """``entries`` as specs, with ``env_config[env_id]`` merged in (an entry's own
+    ``env_config`` wins); shared by :class:`RunProfile` and the sweep config."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = BenchmarkSpec(entry, env_id_for(entry), {"benchmark": entry})
+        common = dict(env_config.get(entry.env_id) or {})
+        out.append(dataclasses.replace(entry, env_config={**common, **entry.env_config}))
+    return out
 
 
 def load_run_profile(path: str | Path | None, name: str) -> RunProfile:
