@@ -265,8 +265,10 @@ def sweep_markdown(results: Mapping[str, Any]) -> str:
     missing = {k: v for k, v in results["trials"].items() if v["status"] != "complete"}
     if missing:
         md += ["## Trials not complete", ""]
-        md += [f"- `{k}`: {v['status']}" + (f" ({v['error']})" if v.get("error") else "")
-               for k, v in missing.items()]
+        md += [
+            f"- `{k}`: {v['status']}" + (f" ({v['error']})" if v.get("error") else "")
+            for k, v in missing.items()
+        ]
         md.append("")
     return "\n".join(md)
 

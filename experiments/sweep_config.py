@@ -58,7 +58,14 @@ ANALYTIC_FIXED_ARGS: tuple[str, ...] = (
 #: Arguments of a ``ppo`` entry (the model is trained in the trial, so no ``model_dir``).
 PPO_ENTRY_ARGS: tuple[str, ...] = ("deterministic",)
 #: PPO constructor arguments that ``experiments.train.train_ppo`` sets itself.
-PPO_RESERVED_ARGS: tuple[str, ...] = ("policy", "env", "seed", "device", "tensorboard_log", "verbose")
+PPO_RESERVED_ARGS: tuple[str, ...] = (
+    "policy",
+    "env",
+    "seed",
+    "device",
+    "tensorboard_log",
+    "verbose",
+)
 #: Bounds of the common PPO arguments of ``ppo_grid`` (checked before anything runs; other
 #: arguments are checked by stable-baselines3 when a trial builds its model):
 #: name -> (integer?, low, high, low inclusive?).
@@ -282,9 +289,7 @@ class SweepConfig:
         fixed: list[Trial] = []
         for bench in benchmark_specs(self.workloads, self.env_config):
             for ev in self.env_variants():
-                spec = dataclasses.replace(
-                    bench, env_config={**bench.env_config, **ev.overrides}
-                )
+                spec = dataclasses.replace(bench, env_config={**bench.env_config, **ev.overrides})
                 for entry in self.policies:
                     base = f"{bench.key}__{ev.name}__{entry.label}"
                     if entry.policy != "ppo":
@@ -393,7 +398,9 @@ def _ppo_grid(value: Any) -> dict[str, tuple[Any, ...]]:
             ok = number and (not integer or isinstance(v, int))
             ok = ok and (low <= v if closed else low < v) and v <= high
             what = "an integer" if integer else "a number"
-            require(ok, f"ppo_grid.{key} value {v!r} must be {what} in {_interval(PPO_BOUNDS[key])}")
+            require(
+                ok, f"ppo_grid.{key} value {v!r} must be {what} in {_interval(PPO_BOUNDS[key])}"
+            )
     return grid
 
 

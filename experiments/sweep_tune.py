@@ -52,7 +52,9 @@ class SweepProgress(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         r = trial.last_result or {}
-        how = "read back (complete earlier)" if r.get("reused") else f"{r.get('run_wall_s', 0):.0f} s"
+        how = (
+            "read back (complete earlier)" if r.get("reused") else f"{r.get('run_wall_s', 0):.0f} s"
+        )
         numbers = ", ".join(f"{k} {r[k]:.3f}" for k in ("latency_mean_s", "quality", "edge_rate"))
         self.log(f"{self._counts(trials)} finished {trial.config['trial']}: {numbers} ({how})")
 

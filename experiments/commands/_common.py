@@ -201,8 +201,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address",
         default=None,
-        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: start Ray "
-        "locally)",
+        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: start Ray locally)",
     )
     p.add_argument(
         "--num-cpus",
