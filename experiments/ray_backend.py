@@ -17,6 +17,7 @@ sweep`` or ``--ray`` asks for it, and without it they stop with :data:`INSTALL_H
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -98,13 +99,17 @@ class RayInfo:
 
 
 def ray_temp_dir(out_dir: Path) -> tuple[Path, bool]:
-    """``<out>/.ray`` if short enough for Ray's socket paths, else a new short directory in
-    the system temp dir; the flag says whether it is such a fallback (removed at shutdown)."""
+    """``<out>/.ray`` if short enough for Ray's socket paths, else a short directory in the
+    system temp dir named after ``out_dir`` (so a resumed run reuses the one an interrupted run
+    left); the flag says whether it is such a fallback (removed at shutdown)."""
     own = Path(out_dir).resolve() / ".ray"
     if len(str(own)) <= MAX_TEMP_DIR_CHARS:
         own.mkdir(parents=True, exist_ok=True)
         return own, False
-    return Path(tempfile.mkdtemp(prefix="edgeroute-ray-")), True
+    digest = hashlib.sha1(str(own).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"edgeroute-ray-{os.getuid()}-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short, True
 
 
 @contextmanager
@@ -131,7 +136,7 @@ def ray_session(
         kwargs = {"address": settings.address}
     try:
         ray.init(**kwargs, **common)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         where = settings.address or "a local instance"
         hint = " (start a cluster with `ray start --head`)" if settings.address else ""
         raise EdgeRouteError(f"could not start or join Ray at {where}: {exc}{hint}") from None

@@ -12,6 +12,7 @@ trial start, completion and error, with counts.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -41,14 +42,15 @@ class SweepProgress(tune.Callback):
         self.log = log
 
     @staticmethod
-    def _counts(trials: list[Any], starting: Any = None) -> str:
-        c = Counter("RUNNING" if t is starting else t.status for t in trials)
+    def _counts(trials: list[Any], this: Any, status: str) -> str:
+        """Counts with ``this`` trial already in ``status`` (Tune calls before updating it)."""
+        c = Counter(status if t is this else t.status for t in trials)
         done = c.get("TERMINATED", 0)
         extra = [f"{c[s]} {s.lower()}" for s in ("RUNNING", "PENDING", "ERROR") if c.get(s)]
         return f"[sweep {done}/{len(trials)} done" + "".join(f", {e}" for e in extra) + "]"
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.log(f"{self._counts(trials, trial)} started {trial.config['trial']}")
+        self.log(f"{self._counts(trials, trial, 'RUNNING')} started {trial.config['trial']}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         r = trial.last_result or {}
@@ -56,10 +58,12 @@ class SweepProgress(tune.Callback):
             "read back (complete earlier)" if r.get("reused") else f"{r.get('run_wall_s', 0):.0f} s"
         )
         numbers = ", ".join(f"{k} {r[k]:.3f}" for k in ("latency_mean_s", "quality", "edge_rate"))
-        self.log(f"{self._counts(trials)} finished {trial.config['trial']}: {numbers} ({how})")
+        head = self._counts(trials, trial, "TERMINATED")
+        self.log(f"{head} finished {trial.config['trial']}: {numbers} ({how})")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.log(f"{self._counts(trials)} FAILED {trial.config['trial']} (see sweep.json)")
+        head = self._counts(trials, trial, "ERROR")
+        self.log(f"{head} FAILED {trial.config['trial']} (see sweep.json and sweep.md)")
 
 
 def fit(
@@ -71,6 +75,10 @@ def fit(
         tune.with_parameters(trainable, plan=plan, attempt=attempt), {"cpu": 1}
     )
     path = str(plan.tune_dir)
+    # Tune's console output is off (verbose=0); its newer output engine still prints a header
+    # and a TensorBoard hint that points into Ray's session directory, not at DIR/trials.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    log(f"[sweep] per-trial TensorBoard logs: tensorboard --logdir {path}")
     if resume and tune.Tuner.can_restore(path):
         log(f"[sweep] restoring the Tune experiment in {path}: unfinished trials run again")
         tuner = tune.Tuner.restore(
