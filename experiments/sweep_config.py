@@ -83,7 +83,7 @@ PPO_BOUNDS: dict[str, tuple[bool, float, float, bool]] = {
 }
 #: Name of the only variant of an empty grid.
 DEFAULT_VARIANT = "default"
-_SAFE = re.compile(r"[^A-Za-z0-9_.=,+-]")
+_SAFE = re.compile(r"[^A-Za-z0-9_.=,+()-]")
 _LABEL = re.compile(r"^[A-Za-z0-9_.=+-]+$")
 #: Longest trial key kept verbatim (a directory name; longer ones end in a hash).
 MAX_KEY_CHARS = 120
@@ -421,7 +421,11 @@ def _variants(grid: Mapping[str, Sequence[Any]]) -> list[Variant]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """A value in a variant name: ``0.001``, ``urban``, ``(net_arch=(64,64))``."""
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value, sort_keys=True, separators=(",", ":")).replace('"', "")
+    return text.translate(str.maketrans("{}[]:", "()()="))
 
 
 def _key(name: str) -> str:

@@ -249,3 +249,27 @@ def test_a_killed_sweep_resumes_and_runs_only_the_missing_trials(ray_local, tmp_
         else:
             assert record["attempt"] == attempt, key
         assert results["trials"][key]["ran_in_attempt"] == record["attempt"]
+
+
+def test_a_failing_trial_is_reported_and_resume_retries_only_it(ray_local, tmp_path):
+    """A trial that raises (here SB3 rejects the PPO arguments) does not stop the others; it
+    is listed in sweep.json / sweep.md, and --resume runs it again, not the complete ones."""
+    config = {
+        "workloads": [{"key": "syn", "env_id": SINGLE, "env_config": SYNTHETIC}],
+        "env_config": {SINGLE: {"episode_queries": 20}},
+        "policies": ["always_edge", "ppo"],
+        "evaluation_seeds": [0],
+        "episodes_per_seed": 1,
+        "ppo_timesteps": 256,
+        "ppo_grid": {"policy_kwargs": [{"activation_fn": "relu"}]},
+    }
+    path, out = write_sweep(tmp_path, config), tmp_path / "sweep"
+    first = run_sweep(path, out, RaySettings(num_cpus=2), log=lambda s: None)
+    bad = "syn__default__ppo__policy_kwargs=(activation_fn=relu)__seed0"
+    assert first["trials"][bad]["status"] == "errored"
+    assert "'str' object is not callable" in first["trials"][bad]["error"]
+    assert first["trials"]["syn__default__always_edge"]["status"] == "complete"
+    assert "errored ('str' object is not callable)" in (out / "sweep.md").read_text()
+    again = run_sweep(path, out, RaySettings(num_cpus=2), resume=True, log=lambda s: None)
+    counts = again["meta"]["trials"]
+    assert (counts["ran"], counts["reused"], counts["errored"]) == (0, 1, 1)
