@@ -35,7 +35,6 @@ from experiments.run_profile import (
     BenchmarkSpec,
     EvalBudget,
     _entries,
-    _entries_dict,
     _env_config,
     _floats,
     _from_mapping,
@@ -43,6 +42,7 @@ from experiments.run_profile import (
     _ints,
     _set,
     benchmark_specs,
+    fields_dict,
 )
 
 #: Policies a sweep entry may tune on validation (``tune: true``), as the benchmark does.
@@ -311,21 +311,7 @@ class SweepConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values of every field (recorded in sweep.json and checked by --resume)."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "workloads":
-                value = _entries_dict(value)
-            elif f.name == "policies":
-                value = [p.to_dict() for p in value]
-            elif f.name in ("env_grid", "ppo_grid"):
-                value = {k: list(v) for k, v in value.items()}
-            elif f.name == "env_config":
-                value = {k: dict(v) for k, v in value.items()}
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return fields_dict(self)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "sweep config") -> SweepConfig:
