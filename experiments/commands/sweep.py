@@ -1,12 +1,13 @@
-"""``edgeroute sweep``: run a YAML grid of workloads x env overrides x policies x seeds x PPO
-hyperparameters as Ray Tune trials.
+"""``edgeroute sweep``: run a YAML grid of workloads, env overrides, policies and seeds on Ray Tune.
 
-Each trial (one cell of the grid; for PPO one training seed) runs every evaluation seed on the
-test split and writes the benchmark's per-run metrics under DIR/trials/<key>/ (PPO trials also
-their TensorBoard logs); DIR/sweep.json and DIR/sweep.md aggregate them. Ray starts locally
-unless --address names a cluster. An interrupted sweep continues with --resume (only
-unfinished trials run); an existing sweep is never overwritten. Needs the optional extra:
-pip install -e ".[ray]". Example: experiments/configs/sweep_example.yaml.
+The grid: workloads x env-config overrides x policies x training seeds x PPO hyperparameters,
+each cell one Ray Tune trial (for PPO, one per training seed). Each trial runs every
+evaluation seed on the test split and writes the benchmark's per-run metrics under
+DIR/trials/<key>/ (PPO trials also their TensorBoard logs); DIR/sweep.json and DIR/sweep.md
+aggregate them. Ray starts locally unless --address names a cluster. An interrupted sweep
+continues with --resume (only unfinished trials run); an existing sweep is never overwritten.
+Needs the optional extra: pip install -e ".[ray]". Example:
+experiments/configs/sweep_example.yaml.
 """
 
 from __future__ import annotations
