@@ -5,10 +5,11 @@ sweep`` or ``--ray`` asks for it, and without it they stop with :data:`INSTALL_H
 
 - :func:`ray_session`: starts Ray locally (``address=None``: a fresh local instance with
   ``num_cpus`` CPUs) or connects to a running cluster (``auto``, ``HOST:PORT``,
-  ``ray://HOST:PORT``). Usage statistics and the dashboard are off (no network beyond the
-  cluster), and a locally started Ray keeps its session files (logs, spilled objects) under
-  ``<out>/.ray`` instead of ``/tmp/ray``. A session already open in this process is reused
-  (tests share one per module) and left open.
+  ``ray://HOST:PORT``). Usage statistics and the dashboard UI are off (Ray's minimal head
+  process listens on 127.0.0.1 only), every worker gets this process's BLAS thread count
+  (:func:`blas_env`: the same floating-point results), and a locally started Ray keeps its
+  session files (logs, spilled objects) under ``<out>/.ray`` instead of ``/tmp/ray``. A
+  session already open in this process is reused (tests share one per module) and left open.
 - :class:`RayExecutor`: the :class:`experiments.runs.Executor` of ``benchmark --ray`` and
   ``ablate --ray``: each spec is one Ray task calling :func:`experiments.runs.execute` on a
   worker, which keeps its own :class:`experiments.runs.EnvCache` across tasks. Results come
@@ -98,6 +99,23 @@ class RayInfo:
         return dict(self.__dict__)
 
 
+def blas_env() -> dict[str, str]:
+    """``OPENBLAS_NUM_THREADS`` of this process, for every Ray worker.
+
+    Why: float32 matmuls round differently with another number of BLAS threads (the PCA
+    projection of the embeddings in ``envs/observation.py`` is one), and Ray sets
+    ``OMP_NUM_THREADS=1`` in its workers, which OpenBLAS follows. A worker would then build
+    observations a few ulps off this process's, and PPO would learn other weights; with this
+    process's thread count every worker computes what this process computes (the in-process
+    executor's results, bit for bit).
+    """
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS, so threadpoolctl sees it)
+    from threadpoolctl import threadpool_info
+
+    counts = [d["num_threads"] for d in threadpool_info() if d.get("internal_api") == "openblas"]
+    return {"OPENBLAS_NUM_THREADS": str(counts[0])} if counts else {}
+
+
 def ray_temp_dir(out_dir: Path) -> tuple[Path, bool]:
     """``<out>/.ray`` if short enough for Ray's socket paths, else a short directory in the
     system temp dir named after ``out_dir`` (so a resumed run reuses the one an interrupted run
@@ -126,6 +144,7 @@ def ray_session(
         "include_dashboard": False,
         "logging_level": "warning",
         "log_to_driver": True,
+        "runtime_env": {"env_vars": blas_env()},
     }
     temp: Path | None = None
     fallback = False

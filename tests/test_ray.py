@@ -273,3 +273,25 @@ def test_a_failing_trial_is_reported_and_resume_retries_only_it(ray_local, tmp_p
     again = run_sweep(path, out, RaySettings(num_cpus=2), resume=True, log=lambda s: None)
     counts = again["meta"]["trials"]
     assert (counts["ran"], counts["reused"], counts["errored"]) == (0, 1, 1)
+
+
+def test_ray_workers_compute_the_observations_of_this_process_bit_for_bit(ray_local):
+    """Float32 matmuls round differently with another number of BLAS threads, and Ray sets
+    OMP_NUM_THREADS=1 in its workers (OpenBLAS follows it): the session hands workers this
+    process's OpenBLAS thread count, so a PPO trained on a worker sees the observations, and
+    learns the weights, it would here."""
+    import ray
+
+    def projection(seed: int) -> bytes:
+        """A float32 matmul of the shape of the observation's PCA projection of the
+        embeddings (envs/observation.py: [rows, 384] x [384, 16]); nested, so that Ray ships
+        it by value."""
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((4000, 384)).astype(np.float32)
+        components = rng.standard_normal((16, 384)).astype(np.float32)
+        return (x @ components.T).tobytes()
+
+    remote = ray.get(ray.remote(num_cpus=1)(projection).remote(7))
+    assert remote == projection(7)
