@@ -12,6 +12,7 @@ trial start, completion and error, with counts.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -81,6 +82,8 @@ def fit(
     log(f"[sweep] per-trial TensorBoard logs: tensorboard --logdir {path}")
     if resume and tune.Tuner.can_restore(path):
         log(f"[sweep] restoring the Tune experiment in {path}: unfinished trials run again")
+        # Tune warns that it finds no results of the trials that had not started: expected.
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         tuner = tune.Tuner.restore(
             path, fn, resume_unfinished=True, resume_errored=False, restart_errored=True
         )
