@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cost_models.errors import require
+from cost_models.errors import EdgeRouteError, require
 from experiments.config import read_yaml
 from experiments.run_profile import (
     BenchmarkEntry,
@@ -57,30 +57,9 @@ ANALYTIC_FIXED_ARGS: tuple[str, ...] = (
 )
 #: Arguments of a ``ppo`` entry (the model is trained in the trial, so no ``model_dir``).
 PPO_ENTRY_ARGS: tuple[str, ...] = ("deterministic",)
-#: PPO constructor arguments that ``experiments.train.train_ppo`` sets itself.
-PPO_RESERVED_ARGS: tuple[str, ...] = (
-    "policy",
-    "env",
-    "seed",
-    "device",
-    "tensorboard_log",
-    "verbose",
-)
-#: Bounds of the common PPO arguments of ``ppo_grid`` (checked before anything runs; other
-#: arguments are checked by stable-baselines3 when a trial builds its model):
-#: name -> (integer?, low, high, low inclusive?).
-PPO_BOUNDS: dict[str, tuple[bool, float, float, bool]] = {
-    "learning_rate": (False, 0.0, float("inf"), False),
-    "gamma": (False, 0.0, 1.0, True),
-    "gae_lambda": (False, 0.0, 1.0, True),
-    "clip_range": (False, 0.0, float("inf"), False),
-    "ent_coef": (False, 0.0, float("inf"), True),
-    "vf_coef": (False, 0.0, float("inf"), True),
-    "max_grad_norm": (False, 0.0, float("inf"), False),
-    "n_steps": (True, 1, float("inf"), True),
-    "batch_size": (True, 2, float("inf"), True),
-    "n_epochs": (True, 1, float("inf"), True),
-}
+#: PPO constructor arguments a sweep cannot vary (the trial sets them; see
+#: ``experiments.ppo_checks.SET_BY_EDGEROUTE``).
+PPO_FIXED_ARGS: tuple[str, ...] = ("policy",)
 #: Name of the only variant of an empty grid.
 DEFAULT_VARIANT = "default"
 _SAFE = re.compile(r"[^A-Za-z0-9_.=,+()-]")
@@ -309,6 +288,21 @@ class SweepConfig:
         )
         return out
 
+    def check_ppo(self) -> None:
+        """Every PPO variant on top of ``ppo_config``, for each env id of a workload, checked
+        as training will check it (:func:`experiments.ppo_checks.check_ppo_kwargs`), so that
+        a bad value stops the sweep before any trial runs."""
+        from experiments.config import load_ppo_config
+        from experiments.ppo_checks import check_ppo_kwargs
+
+        if not any(p.policy == "ppo" for p in self.policies):
+            return
+        for env_id in sorted({b.env_id for b in benchmark_specs(self.workloads, {})}):
+            cfg = load_ppo_config(self.ppo_config, env_id)
+            for v in self.ppo_variants():
+                where = f"ppo_grid variant {v.name!r} on {self.ppo_config or 'ppo.yaml'} [{env_id}]"
+                check_ppo_kwargs({**cfg.ppo, **v.overrides}, cfg.n_envs, where)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values of every field (recorded in sweep.json and checked by --resume)."""
         return fields_dict(self)
@@ -328,6 +322,10 @@ def load_sweep_config(path: str | Path) -> SweepConfig:
         ppo = (p.parent / config.ppo_config).resolve()
         require(ppo.is_file(), f"sweep config {str(p)!r}: ppo_config {str(ppo)!r} does not exist")
         config = dataclasses.replace(config, ppo_config=str(ppo))
+    try:
+        config.check_ppo()
+    except EdgeRouteError as exc:
+        raise EdgeRouteError(f"sweep config {str(p)!r}: {exc}") from None
     return config
 
 
@@ -371,28 +369,13 @@ def _grid(name: str, value: Any) -> dict[str, tuple[Any, ...]]:
 
 def _ppo_grid(value: Any) -> dict[str, tuple[Any, ...]]:
     from experiments.config import _ppo_arg_names
+    from experiments.ppo_checks import SET_BY_EDGEROUTE
 
     grid = _grid("ppo_grid", value)
-    allowed = sorted(_ppo_arg_names() - set(PPO_RESERVED_ARGS))
-    for key, values in grid.items():
+    allowed = sorted(_ppo_arg_names() - SET_BY_EDGEROUTE - set(PPO_FIXED_ARGS))
+    for key in grid:
         require(key in allowed, f"ppo_grid: unknown PPO argument {key!r}; allowed: {allowed}")
-        if key not in PPO_BOUNDS:
-            continue
-        integer, low, high, closed = PPO_BOUNDS[key]
-        for v in values:
-            number = isinstance(v, (int, float)) and not isinstance(v, bool)
-            ok = number and (not integer or isinstance(v, int))
-            ok = ok and (low <= v if closed else low < v) and v <= high
-            what = "an integer" if integer else "a number"
-            require(
-                ok, f"ppo_grid.{key} value {v!r} must be {what} in {_interval(PPO_BOUNDS[key])}"
-            )
     return grid
-
-
-def _interval(bounds: tuple[bool, float, float, bool]) -> str:
-    _, low, high, closed = bounds
-    return f"{'[' if closed else '('}{low:g}, {high:g}]"
 
 
 def _variants(grid: Mapping[str, Sequence[Any]]) -> list[Variant]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.traces.atomic import atomic_write_bytes
 from experiments.files import write_json
 from experiments.metrics import StepLog
 from experiments.runs import (
@@ -174,11 +174,7 @@ def write_logs(path: Path, logs: Sequence[StepLog | None]) -> Path:
         arrays[name] = np.asarray(values, dtype=str if name == "dialogue_id" else float)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def read_logs(path: Path) -> list[StepLog]:

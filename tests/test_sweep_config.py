@@ -94,8 +94,20 @@ def test_grid_is_the_product_of_every_axis():
         ({"env_config": {"EdgeRoute/Nope-v0": {}}}, "unknown env id 'EdgeRoute/Nope-v0'"),
         ({"env_grid": {"split": ["train"]}}, "'split' is set by the sweep"),
         ({"policies": ["ppo"], "ppo_grid": {"learning_rat": [1e-3]}}, "unknown PPO argument"),
-        ({"policies": ["ppo"], "ppo_grid": {"learning_rate": [0]}}, "learning_rate value 0"),
-        ({"policies": ["ppo"], "ppo_grid": {"n_steps": [1.5]}}, "must be an integer"),
+        (
+            {"policies": ["ppo"], "ppo_grid": {"learning_rate": [3e-4, 0]}},
+            "ppo_grid variant 'learning_rate=0' on ppo.yaml [EdgeRoute/SingleTurn-v0]: "
+            "ppo.learning_rate = 0 is not allowed",
+        ),
+        ({"policies": ["ppo"], "ppo_grid": {"n_steps": [1.5]}}, "n_steps = 1.5 is not allowed"),
+        (
+            {"policies": ["ppo"], "ppo_grid": {"batch_size": [100000]}},
+            "batch_size = 100000 exceeds the rollout size",
+        ),
+        (
+            {"policies": ["ppo"], "ppo_grid": {"policy_kwargs": [{"activation_fn": "sigmoidish"}]}},
+            "activation_fn = 'sigmoidish' is not allowed",
+        ),
         ({"policies": ["ppo"], "ppo_grid": {"seed": [1]}}, "unknown PPO argument 'seed'"),
         ({"ppo_grid": {"gamma": [0.5]}}, "no policy entry is 'ppo'"),
         ({"policies": [{"policy": "ppo", "kwargs": {"model_dir": "x"}}]}, "'model_dir'] not"),
@@ -131,8 +143,10 @@ def test_bad_config_at_the_cli_exits_2_before_anything_starts(tmp_path, capsys):
     assert "Traceback" not in err
     assert not out.exists()
     assert cli_main(["sweep", str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
-    assert cli_main(["sweep", str(write(tmp_path, MINIMAL)), "--out", str(out), "--num-cpus", "0"])
-    assert "--num-cpus 0 must be an integer >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["sweep", str(write(tmp_path, MINIMAL)), "--out", str(out), "--num-cpus", "0"])
+    assert exit_.value.code == 2
+    assert "'0' must be an integer >= 1" in capsys.readouterr().err
 
 
 def test_a_bad_env_override_is_caught_when_the_environments_are_built(tmp_path, capsys):

@@ -205,7 +205,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--num-cpus",
-        type=int,
+        type=int_at_least(1),
         default=None,
         help="CPUs of the local Ray (default: all); with --address, the most runs at once",
     )

@@ -16,7 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.commands._common import add_ray_arguments, command_parser, ray_settings
+from experiments.commands._common import (
+    add_ray_arguments,
+    clean_os_errors,
+    command_parser,
+    ray_settings,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="finish the sweep in --out after an interruption (same config; only unfinished "
         "trials run)",
     )
-    p.set_defaults(func=_run)
+    p.set_defaults(func=clean_os_errors(_run))
 
 
 def _run(args: argparse.Namespace) -> int:
