@@ -43,8 +43,10 @@ RAY_ENV: dict[str, str] = {"RAY_USAGE_STATS_ENABLED": "0"}
 #: ``<temp>/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store``, 64 bytes after ``<temp>``.
 MAX_TEMP_DIR_CHARS = 107 - len("/session_2025-01-01_00-00-00_000000_9999999/sockets/plasma_store")
 _ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9_.-]+:\d{1,5})$")
-#: Seconds between progress lines of a long executor call.
+#: Progress of a long executor call: a line when runs finished and this many seconds passed
+#: since the last line, and one every HEARTBEAT_S seconds while nothing finishes (training).
 PROGRESS_EVERY_S = 10.0
+HEARTBEAT_S = 60.0
 
 
 def require_ray() -> Any:
@@ -203,7 +205,7 @@ class RayExecutor:
         t0 = last = time.perf_counter()
         refs: list[Any] = []
         pending: list[Any] = []
-        done = 0
+        done = shown = 0
         todo = list(specs)
         while todo or pending:
             cap = self.max_in_flight or len(todo) + len(pending)
@@ -214,9 +216,10 @@ class RayExecutor:
             ready, pending = ray.wait(pending, num_returns=1, timeout=PROGRESS_EVERY_S)
             done += len(ready)
             now = time.perf_counter()
-            if len(specs) > 1 and now - last >= PROGRESS_EVERY_S and pending:
+            due = HEARTBEAT_S if done == shown else PROGRESS_EVERY_S
+            if len(specs) > 1 and pending and now - last >= due:
                 self.log(f"[ray] {done}/{len(specs)} runs done ({now - t0:.0f} s)")
-                last = now
+                last, shown = now, done
         try:
             return list(ray.get(refs))
         except ray.exceptions.RayTaskError as exc:
