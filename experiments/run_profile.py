@@ -150,13 +150,7 @@ class RunProfile:
     def specs(self) -> list[BenchmarkSpec]:
         """The benchmarks as specs, with the profile's ``env_config`` for their env id merged in
         (an entry's own ``env_config`` wins)."""
-        out = []
-        for entry in self.benchmarks:
-            if isinstance(entry, str):
-                entry = BenchmarkSpec(entry, env_id_for(entry), {"benchmark": entry})
-            common = dict(self.env_config.get(entry.env_id) or {})
-            out.append(dataclasses.replace(entry, env_config={**common, **entry.env_config}))
-        return out
+        return benchmark_specs(self.benchmarks, self.env_config)
 
     def select(self, wanted: Sequence[str]) -> RunProfile:
         """This profile with only the benchmarks whose key is in ``wanted`` (in that order); a
@@ -175,24 +169,43 @@ class RunProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (lists, dicts) of every field, for ``results.json``."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "benchmarks":
-                value = _entries_dict(value)
-            elif f.name == "ablation":
-                value = value.to_dict()
-            elif f.name == "env_config":
-                value = {k: dict(v) for k, v in value.items()}
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return fields_dict(self)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "profile") -> RunProfile:
         """Build from a YAML mapping; errors name ``source``, the key and what is allowed."""
         return _from_mapping(cls, data, source)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON-able values: ``to_dict()`` of config objects, lists for tuples,
+    dicts for mappings (recursively)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def fields_dict(obj: Any) -> dict[str, Any]:
+    """Every field of the config dataclass ``obj`` as :func:`plain` values (for JSON files)."""
+    return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+def benchmark_specs(
+    entries: Sequence[BenchmarkEntry], env_config: Mapping[str, Mapping[str, Any]]
+) -> list[BenchmarkSpec]:
+    """``entries`` as specs, with ``env_config[env_id]`` merged in (an entry's own
+    ``env_config`` wins); shared by :class:`RunProfile` and the sweep config."""
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = BenchmarkSpec(entry, env_id_for(entry), {"benchmark": entry})
+        common = dict(env_config.get(entry.env_id) or {})
+        out.append(dataclasses.replace(entry, env_config={**common, **entry.env_config}))
+    return out
 
 
 def load_run_profile(path: str | Path | None, name: str) -> RunProfile:

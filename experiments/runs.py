@@ -15,9 +15,9 @@ A job calls the executor once per phase (validation record -> validation grids -
 test), because a phase's specs depend on earlier results (tuned thresholds, trained models);
 within one call the specs may run in any order or in parallel. :func:`execute` is the one
 function that runs a spec; :class:`InProcessExecutor`, the default, calls it for each spec in
-turn and keeps one environment per (env id, config) for the whole job. Another executor (Ray,
-for a future ``edgeroute sweep``) implements ``map`` by calling :func:`execute` on its workers,
-each with its own :class:`EnvCache`; nothing else changes.
+turn and keeps one environment per (env id, config) for the whole job;
+:class:`experiments.ray_backend.RayExecutor` (``--ray``) implements ``map`` by calling
+:func:`execute` on Ray workers, each with its own :class:`EnvCache`; nothing else changes.
 """
 
 from __future__ import annotations

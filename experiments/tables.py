@@ -39,6 +39,7 @@ COLUMN_FORMATS: Mapping[str, ColumnFormat] = MappingProxyType(
         "delta_latency_mean_s": ColumnFormat("Δ mean latency (s)", "{:+.3f}"),
         "delta_quality": ColumnFormat("Δ quality", "{:+.3f}"),
         "delta_edge_rate": ColumnFormat("Δ edge rate", "{:+.3f}"),
+        "n_seeds": ColumnFormat("runs", "{:.0f}"),
         # The ablation's matched-quality columns (experiments.ablate).
         "matched_latency_mean_s": ColumnFormat("latency at target (s)", "{:.3f}"),
         "delta_matched_latency_mean_s": ColumnFormat("Δ latency at target (s)", "{:+.3f}"),

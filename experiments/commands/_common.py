@@ -10,7 +10,8 @@ import functools
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from cost_models.errors import EdgeRouteError
 
 if TYPE_CHECKING:
     from experiments.run_profile import RunOptions
+    from experiments.runs import Executor
 
 
 def command_parser(
@@ -113,14 +115,18 @@ class RunCommand:
 def _benchmark(args: argparse.Namespace) -> int:
     from experiments.benchmark import run_benchmark
 
-    run_benchmark(run_options(args))
+    opts = run_options(args)
+    with run_executor(args, opts) as executor:
+        run_benchmark(opts, executor)
     return 0
 
 
 def _ablate(args: argparse.Namespace) -> int:
     from experiments.ablate import run_ablation
 
-    run_ablation(run_options(args, ablation=True))
+    opts = run_options(args, ablation=True)
+    with run_executor(args, opts) as executor:
+        run_ablation(opts, executor)
     return 0
 
 
@@ -181,6 +187,57 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
         "deployment=phone_3b__edge_70b (YAML values)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide training progress bars")
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="fan the independent runs out on Ray (optional extra: pip install -e '.[ray]'); "
+        "default: in this process. Same results either way",
+    )
+    add_ray_arguments(p)
+
+
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """``--address`` and ``--num-cpus``, shared by ``sweep`` and the ``--ray`` run commands."""
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: start Ray locally)",
+    )
+    p.add_argument(
+        "--num-cpus",
+        type=int_at_least(1),
+        default=None,
+        help="CPUs of the local Ray (default: all); with --address, the most runs at once",
+    )
+
+
+def ray_settings(args: argparse.Namespace) -> Any:
+    """The :class:`experiments.ray_backend.RaySettings` of ``--address`` / ``--num-cpus``."""
+    from experiments.ray_backend import RaySettings
+
+    return RaySettings(args.address, args.num_cpus)
+
+
+@contextmanager
+def run_executor(args: argparse.Namespace, opts: RunOptions) -> Iterator[Executor]:
+    """The executor of a run command: in this process, or on Ray with ``--ray`` (the session
+    lasts for the block)."""
+    from experiments.runs import InProcessExecutor
+
+    if not args.ray:
+        if args.address is not None or args.num_cpus is not None:
+            raise EdgeRouteError("--address and --num-cpus go with --ray")
+        executor = InProcessExecutor()
+        try:
+            yield executor
+        finally:
+            executor.close()
+        return
+    from experiments.ray_backend import RayExecutor, ray_session
+
+    settings = ray_settings(args)
+    with ray_session(settings, opts.out_dir, opts.log):
+        yield RayExecutor(settings.max_in_flight, opts.log)
 
 
 def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
@@ -202,7 +259,8 @@ def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
         quick=args.quick,
         ppo_config=args.ppo_config,
         models_dir=args.models,
-        progress_bar=not args.no_progress,
+        # Under Ray, runs in parallel would interleave their bars: the executor logs progress.
+        progress_bar=not (args.no_progress or args.ray),
         log=lambda s: print(s, flush=True),
         extra_env_config=parse_assignments(args.env_config, "--env-config"),
         command="edgeroute " + " ".join(sys.argv[1:]),
