@@ -1,0 +1,97 @@
+"""Device KV memory that binds: the budget an app has on a phone, and what happens past it.
+
+Budget. A phone app does not get the phone's RAM: the OS, the GPU/display buffers and other
+apps keep much of it, and Android's low-memory killer ends a foreground process that keeps
+allocating. What an app can hold is therefore a share of RAM::
+
+    kv_budget_bytes = APP_MEMORY_SHARE x ram_bytes - stored weight bytes
+
+with ``APP_MEMORY_SHARE = 0.5``: on an 8 GB Samsung Galaxy S23 (Android 14) about 4 GB of the
+8 GB is available to an app (a user's measurement running ExecuTorch's Llama demo,
+pytorch/executorch issue #3599, May 2024); iOS gives a comparable per-process limit (about 3.3 GB
+on a 12 GB iPhone by default, 6-8 GB with Apple's ``increased-memory-limit`` entitlement, which
+Apple documents as available "only on some device models"). MobileLLM (Liu et al., ICML 2024)
+argues an app should use at most 10% of DRAM, which would not even hold a 3B model's weights:
+0.5 is the permissive end. So a Snapdragon 8 Elite phone with 12 GB (e.g. Samsung Galaxy S25)
+running Llama-3.1-8B in 4-bit (4.5 GB of weights) keeps ``6.0 - 4.5 = 1.5 GB`` of KV cache:
+11.3k tokens at fp16 (131,072 bytes per token), so 8-16k-token sessions overflow it.
+
+Eviction past the budget (our model of a single-sequence phone runtime: llama.cpp and MLC-LLM
+keep one contiguous KV buffer per sequence and do not page it to flash). When a device turn's
+context (history + new prompt + answer) would exceed the capacity ``C`` tokens, the runtime
+keeps only the most recent ``C - prompt - answer`` tokens of history (the oldest turns are
+dropped, as a chat front-end trims history to its context window), and because every kept
+token moved to a new position the cached keys are no longer valid: the kept window is
+prefilled again (recomputed) before the new prompt. Every later device turn of that dialogue
+overflows again and recomputes its window, so a long session on the phone pays a prefill of
+about ``C`` tokens per turn. After such a turn the device holds no valid *prefix* of the
+dialogue (its cache is a window), which is what ``DialogueKVState`` records (device prefix 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cost_models.errors import require
+
+#: Share of the phone's RAM one app may hold (see the module docstring for the sources).
+APP_MEMORY_SHARE = 0.5
+
+
+def kv_budget_bytes(
+    ram_bytes: float, stored_weight_bytes: float, app_share: float = APP_MEMORY_SHARE
+) -> float:
+    """Bytes of KV cache an app can keep: ``app_share x ram - weights`` (module docstring)."""
+    require(ram_bytes > 0, f"ram_bytes must be > 0, got {ram_bytes!r}")
+    require(0 < app_share <= 1, f"app_share must be in (0, 1], got {app_share!r}")
+    require(
+        stored_weight_bytes >= 0, f"stored_weight_bytes must be >= 0, got {stored_weight_bytes!r}"
+    )
+    budget = app_share * ram_bytes - stored_weight_bytes
+    require(
+        budget > 0,
+        f"the weights ({stored_weight_bytes / 1e9:.2f} GB) do not fit in the app's share "
+        f"{app_share:g} of {ram_bytes / 1e9:.1f} GB RAM; choose a smaller model or precision",
+    )
+    return float(budget)
+
+
+@dataclass(frozen=True)
+class DeviceTurn:
+    """Token accounting of one device turn under a KV capacity.
+
+    ``kept_history``: history tokens in the model's context; ``dropped_history``: history
+    tokens the device no longer sees; ``prefill_tokens``: tokens prefilled (recomputed history
+    + the new prompt); ``cached_tokens``: tokens reused from the cache; ``context_tokens``:
+    context when decoding starts; ``overflow``: the window rule applied; ``prefix_after``: the
+    valid dialogue prefix the device holds after the turn (0 after an overflow).
+    """
+
+    kept_history: int
+    dropped_history: int
+    prefill_tokens: int
+    cached_tokens: int
+    context_tokens: int
+    overflow: bool
+    prefix_after: int
+
+
+def device_turn(
+    history_tokens: int,
+    cached_prefix_tokens: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    capacity_tokens: int,
+) -> DeviceTurn:
+    """What serving a turn on the device costs in tokens (module docstring, "Eviction")."""
+    H, P, L = int(history_tokens), int(cached_prefix_tokens), int(prompt_tokens)
+    out, C = int(output_tokens), int(capacity_tokens)
+    require(
+        min(H, L, out, C) >= 0 and 0 <= P <= H,
+        f"token counts must be >= 0 with cached <= history, got history {H}, cached {P}, "
+        f"prompt {L}, output {out}, capacity {C}",
+    )
+    if H + L + out <= C:
+        return DeviceTurn(H, 0, H - P + L, P, H + L, False, H + L + out)
+    kept = max(0, C - L - out)
+    return DeviceTurn(kept, H - kept, kept + L, 0, kept + L, True, 0)
