@@ -6,15 +6,18 @@ allocating. What an app can hold is therefore a share of RAM::
 
     kv_budget_bytes = APP_MEMORY_SHARE x ram_bytes - stored weight bytes
 
-with ``APP_MEMORY_SHARE = 0.5``: on an 8 GB Samsung Galaxy S23 (Android 14) about 4 GB of the
-8 GB is available to an app (a user's measurement running ExecuTorch's Llama demo,
-pytorch/executorch issue #3599, May 2024); iOS gives a comparable per-process limit (about 3.3 GB
-on a 12 GB iPhone by default, 6-8 GB with Apple's ``increased-memory-limit`` entitlement, which
-Apple documents as available "only on some device models"). MobileLLM (Liu et al., ICML 2024)
-argues an app should use at most 10% of DRAM, which would not even hold a 3B model's weights:
-0.5 is the permissive end. So a Snapdragon 8 Elite phone with 12 GB (e.g. Samsung Galaxy S25)
-running Llama-3.1-8B in 4-bit (4.5 GB of weights) keeps ``6.0 - 4.5 = 1.5 GB`` of KV cache:
-11.3k tokens at fp16 (131,072 bytes per token), so 8-16k-token sessions overflow it.
+What one app may hold, measured on two platforms: on iOS the default per-process limit is about
+3.3 GB on a 12 GB iPhone (6-8 GB only with Apple's ``increased-memory-limit`` entitlement, which
+Apple documents as available "only on some device models"; measured in LNPANDY/NX2Apple
+``ENTITLEMENTS.md``), a share of 0.275; on Android about 4 GB of an 8 GB Samsung Galaxy S23
+(Android 14) was available to an app running ExecuTorch's Llama demo (pytorch/executorch issue
+#3599, May 2024), a share of 0.5. An app that must not be killed on either platform budgets for
+the tighter one: ``APP_MEMORY_SHARE = 3.3 / 12`` (``ANDROID_APP_MEMORY_SHARE = 0.5`` is the
+permissive alternative; MobileLLM, Liu et al. ICML 2024, argues for at most 10%, which would not
+even hold a 3B model's weights). So a 12 GB Snapdragon 8 Elite phone (e.g. Samsung Galaxy S25)
+running Llama-3.2-3B in 4-bit (1.81 GB of weights) keeps ``3.30 - 1.81 = 1.49 GB`` of KV cache:
+13.0k tokens at fp16 (114,688 bytes per token), so 8-16k-token sessions overflow it (with the
+Android share it would hold 36k).
 
 Eviction past the budget (our model of a single-sequence phone runtime: llama.cpp and MLC-LLM
 keep one contiguous KV buffer per sequence and do not page it to flash). When a device turn's
@@ -34,8 +37,11 @@ from dataclasses import dataclass
 
 from cost_models.errors import require
 
-#: Share of the phone's RAM one app may hold (see the module docstring for the sources).
-APP_MEMORY_SHARE = 0.5
+#: Share of the phone's RAM one app may hold: iOS's default per-process limit, ~3.3 GB of a
+#: 12 GB iPhone (module docstring for the sources).
+APP_MEMORY_SHARE = 3.3 / 12.0
+#: Android: ~4 GB of an 8 GB Galaxy S23 available to an app (pytorch/executorch issue #3599).
+ANDROID_APP_MEMORY_SHARE = 4.0 / 8.0
 
 
 def kv_budget_bytes(

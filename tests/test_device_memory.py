@@ -9,17 +9,22 @@ from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import capacity_tokens, kv_bytes_per_token
 
 
-def test_phone_budget_from_ram_less_weights_holds_about_11k_tokens_of_an_8b_model():
+def test_phone_budget_from_ram_less_weights_holds_about_13k_tokens_of_a_3b_model():
     phone = compute.get_hardware("phone_npu")
-    llama8b = compute.get_model("llama-3.1-8b")
-    weights = compute.weight_bytes(llama8b, "int4", active=False)
+    llama3b = compute.get_model("llama-3.2-3b")
+    weights = compute.weight_bytes(llama3b, "int4", active=False)
     budget = device_memory.kv_budget_bytes(phone.memory_bytes, weights)
-    assert budget == pytest.approx(0.5 * 12e9 - 8.03e9 * 4.5 / 8)
-    cap = capacity_tokens(budget, "llama-3.1-8b", "int4")
-    assert kv_bytes_per_token("llama-3.1-8b", "int4") == 131_072
+    assert budget == pytest.approx(3.3e9 - 3.21e9 * 4.5 / 8)
+    cap = capacity_tokens(budget, "llama-3.2-3b", "int4")
+    assert kv_bytes_per_token("llama-3.2-3b", "int4") == 114_688
     assert 8_000 < cap < 16_000  # 8-16k-token sessions overflow it
+    android = device_memory.kv_budget_bytes(
+        phone.memory_bytes, weights, device_memory.ANDROID_APP_MEMORY_SHARE
+    )
+    assert capacity_tokens(android, "llama-3.2-3b", "int4") > 32_000
+    llama8b = compute.weight_bytes(compute.get_model("llama-3.1-8b"), "int4", active=False)
     with pytest.raises(EdgeRouteError, match="do not fit"):
-        device_memory.kv_budget_bytes(8e9, 10e9)
+        device_memory.kv_budget_bytes(phone.memory_bytes, llama8b)
 
 
 def test_long_session_overflows_and_forces_the_documented_window_recompute():
