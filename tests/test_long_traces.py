@@ -135,3 +135,25 @@ def test_document_knob_sweeps_history_and_quality_falls_with_it(sessions):
     assert means[0.0][1] - means[14000.0][1] > means[0.0][2] - means[14000.0][2]
     with pytest.raises(EdgeRouteError, match="document_tokens_mean"):
         long_sessions.with_document_tokens(sessions, -1.0)
+
+
+def test_history_authors_shift_is_zero_for_one_side_and_helps_the_small_model_after_edge():
+    k = mt_eval_quality.kappa()
+    q = [(0.5, 0.9), (0.6, 0.8), (0.4, 0.7)]
+    for side in (0, 1):  # one side serves everything: the trace qualities, unchanged
+        h = mt_eval_quality.HistoryAuthors(k)
+        for qs, ql in q:
+            got = h.quality(side, qs, ql)
+            assert got == (ql if side else qs)
+            h.served(got, qs, ql)
+    h = mt_eval_quality.HistoryAuthors(k)
+    for qs, ql in q[:2]:  # the edge answers the first two turns
+        h.served(h.quality(1, qs, ql), qs, ql)
+    # the device's third answer is better than its own-history quality by kappa x mean gap
+    assert h.quality(0, *q[2]) == pytest.approx(0.4 + k * ((0.9 + 0.8) - (0.5 + 0.6)) / 2)
+    # and the edge, after device answers, is worse
+    h2 = mt_eval_quality.HistoryAuthors(k)
+    for qs, ql in q[:2]:
+        h2.served(h2.quality(0, qs, ql), qs, ql)
+    assert h2.quality(1, *q[2]) < 0.7
+    assert mt_eval_quality.HistoryAuthors(0.0).quality(1, 0.1, 0.2) == 0.2

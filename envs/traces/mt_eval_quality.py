@@ -266,3 +266,44 @@ def model_quality(
             s[keep] = _score(task, fit["c"] - fit["b"] * f.phi[keep] + base[keep])
         out.append(s)
     return out[0], out[1], params
+
+
+class HistoryAuthors:
+    """Running sums of one dialogue for :func:`author_shift_points`, O(1) per turn.
+
+    The environment calls :meth:`quality` for the pending turn (both sides) and :meth:`served`
+    after each turn with the realised quality (errors propagate: a degraded answer in the
+    history degrades what follows); :meth:`reset` at a new dialogue. Qualities are in [0, 1]
+    (score / 10), so the shift is ``kappa x (mean quality of the answers in the history - mean
+    quality the side's own answers would have had)``, and the adjusted quality is clipped to
+    [0, 1]. With one side serving every turn the two means are equal and the shift is 0.
+    """
+
+    __slots__ = ("kappa", "_n", "_served", "_own")
+
+    def __init__(self, kappa_value: float) -> None:
+        self.kappa = float(kappa_value)
+        self.reset()
+
+    def reset(self) -> None:
+        self._n = 0
+        self._served = 0.0
+        self._own = [0.0, 0.0]
+
+    def quality(self, side: int, q_small: float, q_large: float) -> float:
+        """Quality of the pending turn on ``side`` (0 small / device, 1 large / edge)."""
+        q = q_large if side else q_small
+        if self._n == 0 or self.kappa == 0.0:
+            return q
+        shift = self.kappa * (self._served - self._own[side]) / self._n
+        q = q + shift
+        return 0.0 if q < 0.0 else (1.0 if q > 1.0 else q)
+
+    def served(self, realised_quality: float, q_small: float, q_large: float) -> None:
+        """Record the turn just answered: the history now holds an answer of
+        ``realised_quality`` (what :meth:`quality` gave the side that served), where each
+        side's own answer would have had its trace quality ``q_small`` / ``q_large``."""
+        self._n += 1
+        self._served += realised_quality
+        self._own[0] += q_small
+        self._own[1] += q_large
