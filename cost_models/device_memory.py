@@ -35,7 +35,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cost_models.compute import get_hardware, get_model, weight_bytes
 from cost_models.errors import require
+from cost_models.kv_cache import kv_bytes_per_token
 
 #: Share of the phone's RAM one app may hold: iOS's default per-process limit, ~3.3 GB of a
 #: 12 GB iPhone (module docstring for the sources).
@@ -60,6 +62,15 @@ def kv_budget_bytes(
         f"{app_share:g} of {ram_bytes / 1e9:.1f} GB RAM; choose a smaller model or precision",
     )
     return float(budget)
+
+
+def capacity_tokens(
+    model: str, hardware: str, precision: str, app_share: float = APP_MEMORY_SHARE
+) -> int:
+    """KV tokens of ``model`` in ``precision`` that fit in ``hardware``'s app budget."""
+    m, hw = get_model(model), get_hardware(hardware)
+    budget = kv_budget_bytes(hw.memory_bytes, weight_bytes(m, precision, active=False), app_share)
+    return int(budget // kv_bytes_per_token(m, precision))
 
 
 @dataclass(frozen=True)
