@@ -28,7 +28,7 @@ POLICIES = {
     "semantic_threshold",
     "latency_greedy",
     "analytic",
-    "oracle",
+    "myopic_oracle",
     "ppo",
 }
 

@@ -3,7 +3,7 @@
 No public source gives per-model, per-turn MT-Eval outcomes. What is published (Kwan et al.,
 "MT-Eval: A Multi-Turn Capabilities Evaluation Benchmark for Large Language Models", EMNLP 2024
 main, pp. 20153-20177, https://aclanthology.org/2024.emnlp-main.1124/, arXiv:2401.16745;
-shipped beside this module):
+shipped in ``envs/traces/published/`` with their citation):
 
 * ``mteval_task_scores.csv``: Table 2 (multi-turn, the model's own history) and Table 3
   (single-turn rewrites) per task, 0-10, for 10 models (the ``_multi`` cells equal the
@@ -75,8 +75,9 @@ JUDGE_TASKS: tuple[str, ...] = ("refinement", "expansion", "follow_up")
 #: Column prefix of each task in ``mteval_task_scores.csv``.
 _COLUMN = {"refinement": "refinement", "expansion": "expansion", "follow_up": "followup",
            "recollection": "recollection"}  # fmt: skip
-SCORES_CSV = Path(__file__).with_name("mteval_task_scores.csv")
-FACTS_CSV = Path(__file__).with_name("mteval_turn_facts.csv")
+#: The published tables shipped with the package (citation in ``published/README.md``).
+SCORES_CSV = Path(__file__).with_name("published") / "mteval_task_scores.csv"
+FACTS_CSV = Path(__file__).with_name("published") / "mteval_turn_facts.csv"
 CITATION = (
     "Kwan et al., MT-Eval: A Multi-Turn Capabilities Evaluation Benchmark for Large Language "
     "Models, EMNLP 2024 main, pp. 20153-20177 (aclanthology.org/2024.emnlp-main.1124), Tables 2-3"
