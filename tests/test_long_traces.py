@@ -15,7 +15,7 @@ from envs.traces import long_sessions, mt_eval, mt_eval_quality
 from envs.traces.fetch import read_manifest
 from envs.traces.schema import Trace
 
-RAW = Path(os.environ.get("EDGEROUTE_RAW_DIR", "../shared/data/raw"))
+RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])  # conftest.py sets the default mirror
 pytestmark = pytest.mark.skipif(
     not (RAW / "KwanWaiChung__MT-Eval/raw_data/documents.jsonl").is_file(),
     reason="raw mirror not available",

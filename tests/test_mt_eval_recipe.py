@@ -21,7 +21,7 @@ from cost_models.errors import EdgeRouteError
 from envs.traces import mt_eval_recipe as recipe
 from envs.traces.mt_eval_instructions import INSTRUCTION_IDS, instruction_prompt
 
-RAW = Path(os.environ.get("EDGEROUTE_RAW_DIR", "../shared/data/raw"))
+RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])  # conftest.py sets the default mirror
 DIGESTS = {
     "refinement": "48907afd2ea006aa2692581b32e81762706b73dc50f0b34e6a90f5a4518074ea",
     "expansion": "16a58632a7f151f7de404ea52bf5eec799ec0aa5bd5f836a51607ddd9e6d351f",
