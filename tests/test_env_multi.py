@@ -124,7 +124,7 @@ def test_estimate_switching_term_matches_cost_models():
     rng = np.random.default_rng(3)
     checked = 0
     while True:
-        t, r = u._t, u._row
+        t, r = u._t, u._rows[u._k]
         ul, dl = (cm.rate_bps(x) for x in u.channel.snr_db(t))
         util = u.load.utilisation(t)
         H, c = u.kv.total_tokens, u.kv.cached_tokens

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import envs  # noqa: F401
-from cost_models import channel, compute, router_cost
+from cost_models import channel, deployment, edge_load, link
 from envs.world import ChannelModel, ChannelPath, LoadChain, LoadPath
 
 configs = st.fixed_dictionaries(
@@ -18,7 +18,7 @@ configs = st.fixed_dictionaries(
         "benchmark": st.just("synthetic"),
         "synthetic_size": st.integers(10, 60),
         "split": st.sampled_from(["train", "validation", "test"]),
-        "deployment": st.sampled_from(sorted(router_cost.SCENARIO_PRESETS)),
+        "deployment": st.sampled_from(sorted(deployment.SCENARIO_PRESETS)),
         "channel": st.sampled_from([None, *sorted(channel.CHANNEL_PRESETS)]),
         "think_time_mean_s": st.floats(0.01, 3000.0),
         "think_time_cv": st.floats(0.0, 3.0),
@@ -116,7 +116,7 @@ def test_load_path_has_the_law_of_the_edge_load_chain():
     path = LoadPath(chain, np.random.default_rng(0))
     grid = np.arange(200_000) + 0.5
     a = np.array([path.utilisation(t) for t in grid])
-    proc = compute.EdgeLoadProcess(rng=np.random.default_rng(1))
+    proc = edge_load.EdgeLoadProcess(rng=np.random.default_rng(1))
     b = np.array([proc.advance(1.0) for _ in grid])
     for level in chain.levels:
         assert abs((a == level).mean() - (b == level).mean()) < 0.03
@@ -193,8 +193,8 @@ def test_float_fast_paths_equal_the_array_laws():
         bits, rate = float(rng.uniform(0, 1e6)), float(rng.choice([0.0, rng.uniform(1, 1e8)]))
         acc, pen = float(rng.uniform(0, 0.1)), float(rng.uniform(0, 5))
         assert math.isclose(
-            channel.transmit_time_float_s(bits, rate, acc, pen),
-            float(channel.transmit_time_s(np.array([bits]), np.array([rate]), acc, pen)[0]),
+            link.transmit_time_float_s(bits, rate, acc, pen),
+            float(link.transmit_time_s(np.array([bits]), np.array([rate]), acc, pen)[0]),
             rel_tol=1e-12,
         )
         idle, util = float(rng.uniform(0, 2000)), float(rng.uniform(0.0, 0.95))
