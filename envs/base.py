@@ -287,33 +287,33 @@ class EdgeRouteEnv(gym.Env):
 
     # ------------------------------------------------------------------ rewards
 
-    def _rewards(self, outcome: Outcome) -> dict[str, Any]:
-        """Named reward terms of an outcome (HighwayEnv's ``_rewards``):
-        :func:`envs.outcome.reward_terms`."""
-        return reward_terms(outcome)
+    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``; override to change them):
+    #: :func:`envs.outcome.reward_terms`.
+    _rewards = staticmethod(reward_terms)
 
     def _reward(self, terms: Mapping[str, Any]) -> Any:
         """The reward: ``sum_k weight_k * term_k`` with ``config["reward_weights"]``."""
         return weighted_reward(self._weights, terms)
 
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        """The reward of each outcome: ``self._reward(self._rewards(outcome))``. (The
+        single-turn env reads the same values from its episode table, computed by these two
+        methods on the episode's array outcomes at reset.)"""
+        rewards, reward = self._rewards, self._reward
+        return reward(rewards(outcomes[0])), reward(rewards(outcomes[1]))
+
     def _evaluate_pending(self) -> None:
-        """Both outcomes of the pending query, their terms and rewards, and its observation."""
-        outcomes, self._estimate = self._outcomes()
-        rewards = self._rewards
-        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
-        self._pending = outcomes
-        self._pending_terms = terms
-        self._pending_rewards = (self._reward(terms[0]), self._reward(terms[1]))
+        """Both outcomes of the pending query, their rewards, and its observation."""
+        self._pending, self._estimate = self._outcomes()
+        self._pending_rewards = self._score(self._pending)
         self._obs = self._observe()
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        pending = self._pending
         return add_pending_info(
-            info,
-            self.data.semantic_p[self._pending[0].row],
-            self._estimate,
-            self._pending,
+            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
             self._pending_rewards,
-        )
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -339,7 +339,7 @@ class EdgeRouteEnv(gym.Env):
         elif not self._episode_ready:
             self._action(action)  # raises: reset first
         served = self._pending[action]
-        info = served_info(served, self._pending_terms[action], self.data.row_meta[served.row])
+        info = served_info(served, self._rewards(served), self.data.row_meta[served.row])
         reward = self._pending_rewards[action]
         self._last = action
         self._k += 1
@@ -348,7 +348,11 @@ class EdgeRouteEnv(gym.Env):
             self._episode_ready = False
             return self._obs.copy(), reward, True, False, info
         self._evaluate_pending()
-        return self._obs, reward, False, False, self._pending_info(info)
+        pending = self._pending
+        return self._obs, reward, False, False, add_pending_info(
+            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
+            self._pending_rewards,
+        )  # fmt: skip
 
     def _action(self, action: Any) -> int:
         """``action`` as 0 or 1 if it is an element of ``Discrete(2)`` (a Python or numpy

@@ -281,12 +281,13 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
-        device = Outcome(0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0,
-                         t + lat_d, r)  # fmt: skip
-        edge = Outcome(
+        device = Outcome._make(
+            (0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0, t + lat_d, r)
+        )
+        edge = Outcome._make((
             1, d.quality[1][r], lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
-        )  # fmt: skip
+        ))  # fmt: skip
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
             transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),

@@ -106,13 +106,24 @@ def weighted_reward(weights: Sequence[tuple[str, float]], terms: Mapping[str, An
     return total
 
 
+def latency_breakdown(out: Outcome) -> dict[str, float]:
+    """``info["latency"]``: the parts of ``out.latency`` by their ``LATENCY_PARTS`` names,
+    plus ``total_s`` (written out per side: this runs every step)."""
+    if out.action:
+        up, queue, prefill, decode, down = out.latency
+        return {
+            "uplink_s": up, "queue_s": queue, "prefill_s": prefill, "decode_s": decode,
+            "downlink_s": down, "total_s": out.latency_s,
+        }  # fmt: skip
+    prefill, decode = out.latency
+    return {"prefill_s": prefill, "decode_s": decode, "total_s": out.latency_s}
+
+
 def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str, Any]:
     """The ``info`` keys of the query just served (fresh objects every call)."""
-    latency = dict(zip(LATENCY_PARTS[out.action], out.latency, strict=True))
-    latency["total_s"] = out.latency_s
     return {
         "rewards": terms,
-        "latency": latency,
+        "latency": latency_breakdown(out),
         "latency_s": out.latency_s,
         "quality": out.quality,
         "model": SIDES[out.action],

@@ -144,6 +144,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         super()._configure()
         self._prompt_bytes = [bits / 8.0 for bits in self._prompt_bits]
         self._quality_arr = (np.asarray(self.data.quality[0]), np.asarray(self.data.quality[1]))
+        self._prompt_tokens_arr = np.asarray(self.data.prompt_tokens)
 
     def _episode_rows(self, rng: np.random.Generator) -> np.ndarray:
         n = self.data.n_rows
@@ -172,7 +173,7 @@ class SingleTurnEnv(EdgeRouteEnv):
 
         # The world at each arrival.
         ul_db, dl_db = self.channel.snr_db_at(arrive)
-        rate = cm.scenario_rate_bps  # the vectorised cost-model rate, one call for both links
+        rate = cm.rates_bps  # the vectorised cost-model rate, one call for both links
         ul_bps, dl_bps = rate(np.concatenate((ul_db, dl_db))).reshape(2, n)
         level = self.load.levels_at(arrive)
         # Both outcomes, through the vectorised cost model (per-row compute precomputed).
@@ -184,23 +185,37 @@ class SingleTurnEnv(EdgeRouteEnv):
         acc, pen = cm.access_latency_s, cm.outage_penalty_s
         up_s = transmit_time_array_s(c.prompt_bits[rows], ul_bps, acc, pen)
         t_send = arrive + up_s + queue_s + pf_e + dec_e
-        down_bps = rate(self.channel.snr_db_at(t_send)[1])
+        down_bps = rate(self.channel.downlink_snr_db_at(t_send))
         down_s = transmit_time_array_s(c.answer_bits[rows], down_bps, acc, pen)
+        lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
+        q_d, q_e = self._quality_arr[0][rows], self._quality_arr[1][rows]
         self._table = list(
             map(
                 QueryCosts._make,
                 np.column_stack(
                     (
-                        arrive, self._quality_arr[0][rows], pf_d, dec_d, pf_d + dec_d,
-                        self._quality_arr[1][rows], up_s, queue_s, pf_e, dec_e, down_s, lat_e,
-                        c.device_decode_predicted_s[rows], c.edge_decode_predicted_s[rows] * slow,
+                        arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
+                        lat_e, c.device_decode_predicted_s[rows],
+                        c.edge_decode_predicted_s[rows] * slow,
                         transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen),
                     )
                 ).tolist(),
             )
         )  # fmt: skip
         self._rows = rows.tolist()
+        # The reward of every query's outcome on each side, unswitched and switched: the base's
+        # _rewards and _reward on the episode's outcomes as arrays (_score reads them).
+        device = Outcome(0, q_d, lat_d, (pf_d, dec_d), False, 0, 0, 0.0, arrive + lat_d, rows)
+        edge = Outcome(
+            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), False, 0,
+            self._prompt_tokens_arr[rows], c.prompt_bits[rows] / 8.0, arrive + lat_e, rows,
+        )  # fmt: skip
+        switched = np.array([[False], [True]])  # broadcast: row 0 unswitched, row 1 switched
+        self._episode_rewards = tuple(
+            self._reward(self._rewards(out._replace(switched=switched))).tolist()
+            for out in (device, edge)
+        )
 
         # Observations of the whole episode: static slots, then the world at each arrival
         # (history, KV and last-model slots stay 0; _observe sets the last-model one-hot).
@@ -214,16 +229,16 @@ class SingleTurnEnv(EdgeRouteEnv):
         q = self._table[k]
         r = self._rows[k]
         last = self._last
-        device = Outcome(
+        device = Outcome._make((
             0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
             last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
-        )  # fmt: skip
-        edge = Outcome(
+        ))  # fmt: skip
+        edge = Outcome._make((
             1, q.edge_quality, q.edge_latency_s,
             (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
             last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
             q.arrive_s + q.edge_latency_s, r,
-        )  # fmt: skip
+        ))  # fmt: skip
         # Nothing is cached in single-turn: the "base" parts are the real ones.
         estimate = terms_from_parts(
             q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
@@ -231,6 +246,10 @@ class SingleTurnEnv(EdgeRouteEnv):
             q.edge_decode_predicted_s, q.downlink_predicted_s,
         )  # fmt: skip
         return (device, edge), estimate
+
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        rewards, k, last = self._episode_rewards, self._k, self._last
+        return rewards[0][last == 1][k], rewards[1][last == 0][k]
 
     def _advance(self, served: Outcome) -> None:
         """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""

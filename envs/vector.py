@@ -147,7 +147,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self._load = (cum < self._rng.random(self.num_envs)[:, None]).sum(axis=1)
         self._load_step = load_step
         self._ul_db, self._dl_db = self._snr_db(self._chan)
-        rate = self._cm.scenario_rate_bps
+        rate = self._cm.rates_bps
         self._ul_bps = rate(self._ul_db)
         self._dl_bps = rate(self._dl_db)
         obs = self._static[self._row]
@@ -204,7 +204,7 @@ class SingleTurnVectorEnv(VectorEnv):
         # next open-loop arrival may come before this answer is sent).
         send_block = np.where(edge, (t_send / self._cm.block_s).astype(np.int64), self._block)
         _, dl_send_db = self._snr_db(self._advance_channel(self._chan, self._block, send_block))
-        down_s = self._tx_s(self._answer_bits[row], self._cm.scenario_rate_bps(dl_send_db))
+        down_s = self._tx_s(self._answer_bits[row], self._cm.rates_bps(dl_send_db))
         lat_e = up_s + queue_s + compute_e + down_s
         latency = np.where(edge, lat_e, self._lat_d[row])
         served = Outcome(

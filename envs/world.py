@@ -39,7 +39,12 @@ from scipy.signal import lfilter
 
 from cost_models.channel import get_channel_scenario
 from cost_models.edge_load import LoadChain
-from cost_models.link import fading_snr_db, fading_snr_float_db, link_rate_float_bps
+from cost_models.link import (
+    fading_snr_db,
+    fading_snr_float_db,
+    link_rate_array_bps,
+    link_rate_float_bps,
+)
 
 Stream = np.random.Generator | int
 
@@ -89,7 +94,6 @@ class LoadPath:
         # Path: level index on [switch_s[n], switch_s[n + 1]).
         self.switch_s: list[float] = [0.0]
         self.level_at_switch: list[int] = [self._state]
-        self.utilisation_at_switch: list[float] = [chain.levels[self._state]]
 
     def _uniforms(self, n_jumps: int) -> tuple[list[float], int, int]:
         """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left."""
@@ -112,14 +116,12 @@ class LoadPath:
         last = len(ch.levels) - 1
         log1p, floor, bisect_right = math.log1p, math.floor, bisect.bisect_right
         switch_s, levels_at = self.switch_s, self.level_at_switch
-        util_at = self.utilisation_at_switch
         for _ in range(n):
             cum = ch.jump_cum[s]
             stay = ch.stay[s]
             if cum is None or stay >= 1.0:  # absorbing level: it never leaves
                 switch_s.append(math.inf)
                 levels_at.append(s)
-                util_at.append(ch.levels[s])
                 break
             # Steps spent in s (>= 1): Geometric(1 - stay) by inversion.
             steps = 1.0 if stay <= 0.0 else 1.0 + floor(log1p(-u[i]) / ch.log_stay[s])
@@ -128,7 +130,6 @@ class LoadPath:
             i += 2
             switch_s.append(t)
             levels_at.append(s)
-            util_at.append(ch.levels[s])
         self._next_u = i
         self._state = s
 
@@ -159,7 +160,6 @@ class LoadPath:
         times = self.switch_s[-1] + np.cumsum(steps * ch.step_s)
         self.switch_s.extend(times.tolist())
         self.level_at_switch.extend(states[1:])
-        self.utilisation_at_switch.extend([ch.levels[x] for x in states[1:]])
         self._next_u = i + 2 * n
         self._state = s
         return None
@@ -259,8 +259,6 @@ class ChannelModel:
         self.first_chunk = 64
         self.filter_shadow = _ar1_matrix(self.shadow_corr, MATRIX_BLOCKS)
         self.filter_fading = _ar1_matrix(self.fading_corr, MATRIX_BLOCKS)
-        #: The scenario's rate law (cost_models.link.link_rate_bps, vectorised).
-        self.scenario_rate_bps = sc.rate_bps
         a, rho = self.shadow_corr, self.fading_corr
         # Per column of a ChannelPath (shadow, ul re, dl re, ul im, dl im): AR(1) coefficient,
         # innovation scale in steady state, and the scale of the stationary draw of block 0.
@@ -301,6 +299,10 @@ class ChannelModel:
         """The scenario's per-user Shannon rate at ``snr_db``; 0 in outage
         (``cost_models.link.link_rate_float_bps``)."""
         return link_rate_float_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
+
+    def rates_bps(self, snr_db: np.ndarray) -> np.ndarray:
+        """:meth:`rate_bps` of an array of SNRs (``cost_models.link.link_rate_array_bps``)."""
+        return link_rate_array_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
 
 
 class ChannelPath:
@@ -373,7 +375,8 @@ class ChannelPath:
 
     def _snr_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(uplink, downlink) SNR in dB of filtered rows ``y`` (columns shadow, ul re, dl re,
-        ul im, dl im): ``cost_models.link.fading_snr_db`` of each link."""
+        ul im, dl im): ``cost_models.link.fading_snr_db`` of each link (as
+        :meth:`downlink_snr_db_at`)."""
         m = self.model
         return (
             fading_snr_db(m.mean_ul_db, y[:, 0], y[:, 1], y[:, 3]),
@@ -423,9 +426,17 @@ class ChannelPath:
             link_rate_float_bps(b, dl_db, floor_db),
         )
 
-    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+    def _rows_at(self, times_s: np.ndarray) -> np.ndarray:
         idx = (np.asarray(times_s, dtype=np.float64) / self.block_s).astype(np.int64)
         if len(idx):
             self.block(float(np.max(times_s)))
-        return self._snr_of(self._all_blocks()[idx])
+        return self._all_blocks()[idx]
+
+    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+        return self._snr_of(self._rows_at(times_s))
+
+    def downlink_snr_db_at(self, times_s: np.ndarray) -> np.ndarray:
+        """The downlink half of :meth:`snr_db_at` (the same law, one link)."""
+        y = self._rows_at(times_s)
+        return fading_snr_db(self.model.mean_dl_db, y[:, 0], y[:, 2], y[:, 4])
