@@ -38,8 +38,9 @@ Everything that does not depend on the actions is computed once, vectorised thro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -95,17 +96,22 @@ class EdgeRouteEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
     #: Whether an episode replays whole dialogues (KV state carries across turns).
     multi_turn: bool = False
+    #: The keys a subclass adds to (or whose defaults it changes in) the common config.
+    config_defaults: ClassVar[dict[str, Any]] = {}
+    #: Validators of the keys a subclass adds.
+    config_key_validators: ClassVar[dict[str, Validator]] = {}
 
     # ------------------------------------------------------------------ configuration
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        """The full default configuration (subclasses add their episode keys)."""
-        return common_default_config()
+        """The full default configuration: the common keys (``envs.config``) updated with the
+        subclass's ``config_defaults``."""
+        return {**common_default_config(), **copy.deepcopy(cls.config_defaults)}
 
     @classmethod
     def config_validators(cls) -> dict[str, Validator]:
-        return dict(COMMON_VALIDATORS)
+        return {**COMMON_VALIDATORS, **cls.config_key_validators}
 
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
-from envs.config import Validator, common_default_config, positive_int
+from envs.config import Validator, positive_int
 from envs.outcome import SIDES, Outcome
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
@@ -94,25 +94,17 @@ class MultiTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = True
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
-                "benchmark": "mt_bench_101",
-                # Dialogues of one user per episode, played back to back.
-                "dialogues_per_episode": 1,
-                # Mean think time between turns of a dialogue (s); modelled, lognormal.
-                "think_time_mean_s": 20.0,
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "dialogues_per_episode": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
+        "benchmark": "mt_bench_101",
+        # Dialogues of one user per episode, played back to back.
+        "dialogues_per_episode": 1,
+        # Mean think time between turns of a dialogue (s); modelled, lognormal.
+        "think_time_mean_s": 20.0,
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {
+        "dialogues_per_episode": positive_int
+    }
 
     def _max_steps(self) -> int:
         starts = self.data.dialogue_starts

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
-from envs.config import Validator, common_default_config, positive_int
+from envs.config import Validator, positive_int
 from envs.outcome import Outcome
 from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
 
@@ -116,26 +116,16 @@ class SingleTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = False
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
-                "benchmark": "mmlu",
-                # Queries of one user per episode.
-                "episode_queries": 100,
-                # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are
-                # the mean and CV of the gap between ARRIVALS of consecutive queries (not the
-                # time after an answer, as in multi-turn); see the class docstring.
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "episode_queries": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
+        "benchmark": "mmlu",
+        # Queries of one user per episode.
+        "episode_queries": 100,
+        # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are the mean
+        # and CV of the gap between ARRIVALS of consecutive queries (not the time after an
+        # answer, as in multi-turn); see the class docstring.
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {"episode_queries": positive_int}
 
     def _max_steps(self) -> int:
         return int(self.config["episode_queries"])
