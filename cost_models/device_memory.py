@@ -35,9 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cost_models.compute import get_hardware, get_model, weight_bytes
+from cost_models.catalogue import get_hardware, get_model, kv_bytes_per_token, weight_bytes
 from cost_models.errors import require
-from cost_models.kv_cache import kv_bytes_per_token
 
 #: Share of the phone's RAM one app may hold: iOS's default per-process limit, ~3.3 GB of a
 #: 12 GB iPhone (module docstring for the sources).

@@ -1,6 +1,6 @@
 """Two cited prefill profiles of one flagship phone: the vendor NPU stack and llama.cpp / MLC.
 
-The roofline (``cost_models.compute``) gives the ``phone_npu`` profile (Snapdragon 8 Elite)
+The roofline (``cost_models.roofline``) gives the ``phone_npu`` profile (Snapdragon 8 Elite)
 about 1,750 prefill tokens/s for Llama-3.2-3B in 4-bit. That matches Qualcomm's own stack: its
 efficiency was fitted to Qualcomm AI Hub's published time to first token (0.159 s for a
 128-token prompt on an 8B model, w4a16, Snapdragon 8 Elite), and Qualcomm-class NPU engines
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cost_models.compute import HardwareSpec, get_hardware
+from cost_models.catalogue import HardwareSpec, get_hardware
 
 #: Prefill speed of the vendor NPU stack over llama.cpp / MLC-LLM on the same phone (lower end
 #: of Transformer-Lite's ">10x" and llm.npu's 22.4x average; module docstring).

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from cost_models import compute, device_memory, device_profiles
+from cost_models import catalogue, device_memory, device_profiles, roofline
 from cost_models.errors import EdgeRouteError
-from cost_models.kv_cache import capacity_tokens, kv_bytes_per_token
+from cost_models.catalogue import kv_bytes_per_token
+from cost_models.kv_cache import capacity_tokens
 
 
 def test_phone_budget_from_ram_less_weights_holds_about_13k_tokens_of_a_3b_model():
-    phone = compute.get_hardware("phone_npu")
-    llama3b = compute.get_model("llama-3.2-3b")
-    weights = compute.weight_bytes(llama3b, "int4", active=False)
+    phone = catalogue.get_hardware("phone_npu")
+    llama3b = catalogue.get_model("llama-3.2-3b")
+    weights = catalogue.weight_bytes(llama3b, "int4", active=False)
     budget = device_memory.kv_budget_bytes(phone.memory_bytes, weights)
     assert budget == pytest.approx(3.3e9 - 3.21e9 * 4.5 / 8)
     cap = capacity_tokens(budget, "llama-3.2-3b", "int4")
@@ -22,7 +23,7 @@ def test_phone_budget_from_ram_less_weights_holds_about_13k_tokens_of_a_3b_model
         phone.memory_bytes, weights, device_memory.ANDROID_APP_MEMORY_SHARE
     )
     assert capacity_tokens(android, "llama-3.2-3b", "int4") > 32_000
-    llama8b = compute.weight_bytes(compute.get_model("llama-3.1-8b"), "int4", active=False)
+    llama8b = catalogue.weight_bytes(catalogue.get_model("llama-3.1-8b"), "int4", active=False)
     with pytest.raises(EdgeRouteError, match="do not fit"):
         device_memory.kv_budget_bytes(phone.memory_bytes, llama8b)
 
@@ -63,10 +64,10 @@ def test_no_overflow_reuses_the_prefix():
 def test_vendor_npu_prefill_is_ten_times_llama_cpp():
     profiles = device_profiles.phone_profiles()
     npu, slow = profiles["phone_npu"], profiles["phone_npu_llamacpp"]
-    t_npu = compute.prefill_time_s("llama-3.2-3b", npu, 128, 0, "int4")
-    t_slow = compute.prefill_time_s("llama-3.2-3b", slow, 128, 0, "int4")
+    t_npu = roofline.prefill_time_s("llama-3.2-3b", npu, 128, 0, "int4")
+    t_slow = roofline.prefill_time_s("llama-3.2-3b", slow, 128, 0, "int4")
     assert 128 / t_npu == pytest.approx(1752, rel=0.02)  # the roofline's phone figure
     assert t_slow / t_npu == pytest.approx(device_profiles.PREFILL_GAP, rel=0.01)
     # decode (memory-bound) is the same on both
-    d = [compute.decode_time_s("llama-3.2-3b", hw, 512, 128, "int4") for hw in (npu, slow)]
+    d = [roofline.decode_time_s("llama-3.2-3b", hw, 512, 128, "int4") for hw in (npu, slow)]
     assert d[0] == pytest.approx(d[1], rel=1e-9)

@@ -12,20 +12,35 @@ import json
 
 import numpy as np
 
-from cost_models.channel import CHANNEL_PRESETS, ChannelProcess, mean_channel_state
-from cost_models.compute import (
+from cost_models.catalogue import (
     HARDWARE_SPECS,
-    LOAD_PRESETS,
     MODEL_SPECS,
     PRECISIONS,
     get_hardware,
     get_model,
     get_precision,
-    parse_utilisation,
 )
-from cost_models.errors import require
-from cost_models.router_cost import SCENARIO_PRESETS, get_scenario, latency_report
+from cost_models.channel import CHANNEL_PRESETS, ChannelProcess, mean_channel_state
+from cost_models.deployment import SCENARIO_PRESETS, get_scenario
+from cost_models.edge_load import LOAD_PRESETS
+from cost_models.errors import EdgeRouteError, require
+from cost_models.router_cost import latency_report
 from experiments.commands._common import plain_help
+
+
+def parse_utilisation(value: str | float) -> float:
+    """``--edge-load``: a utilisation from a float in [0, 1) or a name in ``LOAD_PRESETS``."""
+    if isinstance(value, str) and value in LOAD_PRESETS:
+        return LOAD_PRESETS[value]
+    try:
+        u = float(value)
+    except (TypeError, ValueError):
+        raise EdgeRouteError(
+            f"edge load {value!r} is neither a number in [0, 1) nor one of "
+            f"{', '.join(LOAD_PRESETS)}"
+        ) from None
+    require(0.0 <= u < 1.0, f"edge load must be in [0, 1), got {value!r}")
+    return u
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
