@@ -45,18 +45,6 @@ class Plan:
     oracle_calls: int
 
 
-@dataclass(frozen=True)
-class HindsightProblem:
-    """What an environment hands the planner for the pending dialogue: its remaining turns,
-    the oracle over the realised world, the current state, and ``restore()`` (put the
-    environment back as it was before planning)."""
-
-    n_turns: int
-    oracle: Oracle
-    state0: Hashable
-    restore: Callable[[], None]
-
-
 def _check(n_turns: int) -> int:
     require(
         isinstance(n_turns, int) and n_turns >= 0, f"n_turns must be an int >= 0, got {n_turns!r}"

@@ -25,7 +25,8 @@ context (history + new prompt + answer) would exceed the capacity ``C`` tokens, 
 keeps only the most recent ``C - prompt - answer`` tokens of history (the oldest turns are
 dropped, as a chat front-end trims history to its context window), and because every kept
 token moved to a new position the cached keys are no longer valid: the kept window is
-prefilled again (recomputed) before the new prompt. Every later device turn of that dialogue
+prefilled again (recomputed) before the new prompt (a prompt that alone, with its answer,
+exceeds the capacity keeps only its most recent tokens). Every later device turn of that dialogue
 overflows again and recomputes its window, so a long session on the phone pays a prefill of
 about ``C`` tokens per turn. After such a turn the device holds no valid *prefix* of the
 dialogue (its cache is a window), which is what ``DialogueKVState`` records (device prefix 0).
@@ -77,14 +78,17 @@ class DeviceTurn:
     """Token accounting of one device turn under a KV capacity.
 
     ``kept_history``: history tokens in the model's context; ``dropped_history``: history
-    tokens the device no longer sees; ``prefill_tokens``: tokens prefilled (recomputed history
-    + the new prompt); ``cached_tokens``: tokens reused from the cache; ``context_tokens``:
-    context when decoding starts; ``overflow``: the window rule applied; ``prefix_after``: the
-    valid dialogue prefix the device holds after the turn (0 after an overflow).
+    tokens the device no longer sees; ``dropped_prompt``: tokens of the new prompt itself that
+    do not fit (only when prompt + answer exceed the capacity: the oldest are cut);
+    ``prefill_tokens``: tokens prefilled (recomputed history + the prompt kept);
+    ``cached_tokens``: tokens reused from the cache; ``context_tokens``: context when decoding
+    starts; ``overflow``: the window rule applied; ``prefix_after``: the valid dialogue prefix
+    the device holds after the turn (0 after an overflow).
     """
 
     kept_history: int
     dropped_history: int
+    dropped_prompt: int
     prefill_tokens: int
     cached_tokens: int
     context_tokens: int
@@ -108,6 +112,9 @@ def device_turn(
         f"prompt {L}, output {out}, capacity {C}",
     )
     if H + L + out <= C:
-        return DeviceTurn(H, 0, H - P + L, P, H + L, False, H + L + out)
+        return DeviceTurn(H, 0, 0, H - P + L, P, H + L, False, H + L + out)
     kept = max(0, C - L - out)
-    return DeviceTurn(kept, H - kept, kept + L, 0, kept + L, True, 0)
+    prompt_kept = min(L, max(0, C - out))
+    return DeviceTurn(
+        kept, H - kept, L - prompt_kept, kept + prompt_kept, 0, kept + prompt_kept, True, 0
+    )

@@ -174,8 +174,9 @@ class EdgeRouteEnv(gym.Env):
         trace = cfg["trace"]
         if trace is None:
             trace = get_trace(
-                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"]
-            )
+                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"],
+                cfg["document_tokens_mean"],
+            )  # fmt: skip
         obs_opts = {**common_default_config()["observation"], **cfg["observation"]}
         if obs_opts["embedding"] not in EMBEDDING_MODES:
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import SIDES, Outcome
+from envs.outcome import SIDES, Outcome, reward_weights, weighted_reward
+from envs.traces.mt_eval_quality import HistoryAuthors
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
 #: Service time allowed per turn when sizing the world drawn at reset (s): on MT-Bench-101
@@ -24,6 +26,17 @@ SERVICE_ALLOWANCE_S = 10.0
 #: stay cached), and capped at ``MAX_RESET_BLOCKS``.
 BLOCK_QUANTUM = 16
 MAX_RESET_BLOCKS = 1 << 14
+
+
+class HindsightProblem(NamedTuple):
+    """The pending dialogue's realised world (``MultiTurnEnv.hindsight_problem``), in the form
+    agents.hindsight_search.best_sequence takes: remaining turns, oracle, state, and
+    ``restore()`` to put the environment back as it was."""
+
+    n_turns: int
+    oracle: Any
+    state0: tuple
+    restore: Any
 
 
 class MultiTurnEnv(EdgeRouteEnv):
@@ -134,6 +147,9 @@ class MultiTurnEnv(EdgeRouteEnv):
         self._think_mean_s = mean_s
         self._think_mu, self._think_sigma = lognormal_params(mean_s, cv)
         self._crn = bool(cfg["common_random_numbers"])
+        # Whose answers form the history (mt_eval): the trace's kappa, or 0 (no effect).
+        kappa = self.trace.meta.get("author_kappa") if cfg["history_authors"] else None
+        self._authors = HistoryAuthors(float(kappa) if kappa else 0.0)
 
     def _begin_episode(self, rng: np.random.Generator) -> None:
         """Draw the episode's dialogues, think times, retention uniforms and world (fixed
@@ -168,6 +184,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv = self.kv
         kv.device_capacity_tokens = self.device_capacity_tokens
         kv.reset()
+        self._authors.reset()
         self._t = 0.0
         self._edge_last_s = 0.0
         static = self.data.static_obs
@@ -197,12 +214,15 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv = self.kv
         new_dialogue = self._new_dialogue[k]
         if not new_dialogue:
-            # The KV state carries to the next turn of this dialogue.
+            # The KV state carries to the next turn of this dialogue, and so does its history.
             a, r = served.action, served.row
             kv.grow(SIDES[a], self.data.prompt_tokens[r], self.data.output_tokens[a][r])
+            q = self.data.quality
+            self._authors.served(served.quality, q[0][r], q[1][r])
         t = self._t = t_done + self._think[k - 1]
         if new_dialogue:
             kv.reset()
+            self._authors.reset()
             self._last = -1
         elif kv.cached_tokens["edge"] > 0:
             # Edge retention over the idle gap before turn k (one uniform per turn in CRN).
@@ -230,26 +250,41 @@ class MultiTurnEnv(EdgeRouteEnv):
         pen = cm.outage_penalty_s
         slow = self._slow_list[lv]
         queue_s = self._queue_list[lv]
+        L = d.prompt_tokens[r]
+        out_d = d.output_tokens[0][r]
+        cap = self.device_capacity_tokens
+        roof_d, roof_e = self._roof
+        pred_d, pred_e = self._pred_out
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
             pf_d, dec_d, dec_d_pred, pf_e, dec_e, dec_e_pred = self._fresh[r]
             base_pf_d, base_pf_e = pf_d, pf_e
-            up_tokens = d.prompt_tokens[r]
+            rec_d = 0
+            if L + out_d > cap:  # the prompt alone overflows the device: window rule
+                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
+                    0, L, out_d, cap, pred_d
+                )
+            up_tokens = L
             up_bits = self._prompt_bits[r]
             up_s = base_up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
         else:
             cached = kv.cached_tokens
             cd = cached["device"]
             ce = cached["edge"]
-            L = d.prompt_tokens[r]
             ctx = H + L
-            roof_d, roof_e = self._roof
-            pred_d, pred_e = self._pred_out
-            pf_d = roof_d.prefill_s(H - cd + L, cd)
-            dec_d = roof_d.decode_s(ctx, d.output_tokens[0][r])
-            dec_d_pred = roof_d.decode_s(ctx, pred_d)
-            base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+            if ctx + out_d > cap:
+                # Past the device's KV capacity: it keeps and recomputes a window of history
+                # (cost_models.device_memory.device_turn).
+                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
+                    H, L, out_d, cap, pred_d
+                )
+            else:
+                pf_d = roof_d.prefill_s(H - cd + L, cd)
+                dec_d = roof_d.decode_s(ctx, out_d)
+                dec_d_pred = roof_d.decode_s(ctx, pred_d)
+                base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+                rec_d = H - cd
             up_tokens = H - ce + L
             up_bits = text_payload_bits_float(up_tokens)
             up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
@@ -273,11 +308,17 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
+        q_small, q_large = d.quality[0][r], d.quality[1][r]
+        authors = self._authors
+        if authors.kappa:  # whose answers form the history (mt_eval)
+            q_d, q_e = authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
+        else:
+            q_d, q_e = q_small, q_large
         device = Outcome._make(
-            (0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0, t + lat_d, r)
+            (0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r)
         )
         edge = Outcome._make((
-            1, d.quality[1][r], lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
+            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
         ))  # fmt: skip
         estimate = terms_from_parts(
@@ -285,6 +326,83 @@ class MultiTurnEnv(EdgeRouteEnv):
             transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
         )  # fmt: skip
         return (device, edge), estimate
+
+    def _device_window(
+        self, H: int, L: int, out: int, cap: int, pred: float
+    ) -> tuple[float, float, float, float, int]:
+        """Device costs past the KV capacity: ``cost_models.device_memory.device_turn``'s
+        window (the most recent ``cap - L - out`` history tokens, recomputed; a prompt that
+        alone does not fit keeps its last ``cap - out`` tokens), on the scalar roofline.
+        Returns (prefill, decode, predicted decode, prefill as if the window were cached,
+        recomputed tokens)."""
+        kept = cap - L - out if cap > L + out else 0
+        new = L if cap - out >= L else (cap - out if cap > out else 0)
+        roof = self._roof[0]
+        ctx = kept + new
+        return (
+            roof.prefill_s(ctx, 0), roof.decode_s(ctx, out), roof.decode_s(ctx, pred),
+            roof.prefill_s(new, kept), kept,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ hindsight bound
+
+    def _snapshot(self) -> tuple:
+        """Everything ``_outcomes`` and ``_advance`` read or change (hashable)."""
+        kv, a = self.kv, self._authors
+        return (
+            self._k, self._t, self._edge_last_s, self._last, kv.total_tokens,
+            kv.cached_tokens["device"], kv.cached_tokens["edge"], kv.device_evictions,
+            kv.edge_evictions, a._n, a._served, a._own[0], a._own[1],
+        )  # fmt: skip
+
+    def _restore(self, snap: tuple) -> None:
+        kv, a = self.kv, self._authors
+        (self._k, self._t, self._edge_last_s, self._last, kv.total_tokens, cd, ce,
+         kv.device_evictions, kv.edge_evictions, a._n, a._served, own0, own1) = snap  # fmt: skip
+        kv.cached_tokens = {"device": cd, "edge": ce}
+        a._own = [own0, own1]
+
+    def hindsight_problem(self, reward_weights_override=None) -> HindsightProblem:
+        """The pending dialogue's realised world, for ``hindsight_optimal``: its remaining
+        turns, an oracle ``(turn, action, state) -> (reward, next state)`` that serves the
+        turn with this environment's own ``_outcomes`` / ``_advance`` and reward (what
+        ``step`` would return from that state), the current state, and ``restore()``.
+
+        ``reward_weights_override`` (e.g. ``{"latency": -0.3}``) replaces some reward weights
+        for the plan only. Needs common random numbers (the world must not depend on the
+        actions) and a pending turn.
+        """
+        if not self._episode_ready:
+            raise EdgeRouteError("hindsight_problem needs a pending turn: reset() first")
+        if not self._crn:
+            raise EdgeRouteError(
+                "hindsight_problem needs config['common_random_numbers'] = True: without it "
+                "the edge-retention draws depend on the actions, so there is no fixed world"
+            )
+        k0 = self._k
+        end = k0 + 1
+        while end < self._n_steps and not self._new_dialogue[end]:
+            end += 1
+        if reward_weights_override:
+            weights = reward_weights({**self.config["reward_weights"], **reward_weights_override})
+        else:
+            weights = self._weights
+        state0 = self._snapshot()
+
+        def oracle(turn: int, action: int, state: tuple) -> tuple[float, tuple]:
+            self._restore(state)
+            served = self._outcomes()[0][action]
+            reward = weighted_reward(weights, self._rewards(served))
+            self._last = action
+            self._k += 1
+            self._advance(served)
+            return float(reward), self._snapshot()
+
+        def restore() -> None:
+            self._restore(state0)
+            self._evaluate_pending()
+
+        return HindsightProblem(end - k0, oracle, state0, restore)
 
     def _observe(self) -> np.ndarray:
         """This episode's row of the pending turn (static slots), with the dynamic state."""

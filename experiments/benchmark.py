@@ -37,6 +37,7 @@ from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
+from experiments.nonmyopic import nonmyopic_gap
 from experiments.run_profile import BenchmarkSpec, RunOptions
 from experiments.runs import (
     Executor,
@@ -60,20 +61,26 @@ from experiments.sweeps import (
 )
 from experiments.tuning import ValidationTuning, tune_on_validation
 
-#: Policies of the main table, in display order: the registry's order, without the old alias
-#: ``oracle`` and without ``hindsight_optimal`` (run only where the environment can plan).
-POLICY_ORDER: tuple[str, ...] = tuple(
-    n for n in POLICY_REGISTRY if n not in ("oracle", "hindsight_optimal")
-)
+#: Policies of the main table, in display order: the registry's order without the old alias
+#: ``oracle``; ``hindsight_optimal`` (the bound of a dialogue) only on multi-turn workloads.
+POLICY_ORDER: tuple[str, ...] = tuple(n for n in POLICY_REGISTRY if n != "oracle")
+#: Latency weights of the hindsight frontier (``nonmyopic_gap``'s latency at matched quality):
+#: from quality only (0) to ten times the default reward's -0.1 per second.
+HINDSIGHT_LATENCY_WEIGHTS: tuple[float, ...] = (0.0, -0.03, -0.1, -0.3, -1.0)
+
+
+def policy_order(multi_turn: bool) -> tuple[str, ...]:
+    """The policies of a section: every one, ``hindsight_optimal`` only on dialogues."""
+    return tuple(n for n in POLICY_ORDER if multi_turn or n != "hindsight_optimal")
 #: Policies whose tuned operating point and the two extremes join their frontier.
 WITH_EXTREMES: tuple[str, ...] = ("semantic_threshold", "analytic")
 #: Points marked on the frontier plots.
 PLOT_FIXED: tuple[str, ...] = ("always_device", "always_edge", "latency_greedy", "myopic_oracle")
 
 
-def fixed_policies(tuning: ValidationTuning) -> dict[str, dict[str, Any]]:
+def fixed_policies(tuning: ValidationTuning, multi_turn: bool) -> dict[str, dict[str, Any]]:
     """Registry name -> arguments of every test policy but PPO (tuned ones from validation)."""
-    return {
+    fixed = {
         "always_device": {},
         "always_edge": {},
         "random": {"p": 0.5, "seed": 0},
@@ -82,6 +89,9 @@ def fixed_policies(tuning: ValidationTuning) -> dict[str, dict[str, Any]]:
         "analytic": tuning.analytic_kwargs(),
         "myopic_oracle": {},
     }
+    if multi_turn:
+        fixed["hindsight_optimal"] = {}
+    return fixed
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,8 @@ def run_one_benchmark(
 
     # 3. + 4. test: every policy, seed and sweep point, common random numbers
     batch = RunBatch()
-    fixed = fixed_policies(tuning)
+    multi = bool(described.multi_turn)
+    fixed = fixed_policies(tuning, multi)
     for name, kwargs in fixed.items():
         batch.add(name, test.specs(name, kwargs, keep_log=True))
     # PPO: every training seed on every eval seed; metrics pooled over training seeds.
@@ -152,12 +163,18 @@ def run_one_benchmark(
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
     }
+    if multi:  # the hindsight frontier over the latency weight it plans for
+        sweep_plan["hindsight_optimal"] = [
+            SweepPoint("hindsight_optimal", {"latency_weight": w}, w)
+            for w in HINDSIGHT_LATENCY_WEIGHTS
+        ]
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
     done = batch.run(executor)
 
-    runs = {name: policy_runs(done[name]) for name in POLICY_ORDER}
-    policy_metrics = {name: runs[name].metrics for name in POLICY_ORDER}
+    order = policy_order(multi)
+    runs = {name: policy_runs(done[name]) for name in order}
+    policy_metrics = {name: runs[name].metrics for name in order}
     sweeps = {k: sweep_frontier(done, k, points) for k, points in sweep_plan.items()}
     sweeps["ppo"].insert(0, point_of(runs["ppo"].metrics, 1.0))
     # The tuned operating points belong to their frontiers too, and so do the two extremes
@@ -177,6 +194,18 @@ def run_one_benchmark(
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
+        **(
+            {
+                "nonmyopic_gap": nonmyopic_gap(
+                    runs["hindsight_optimal"].logs,
+                    runs["myopic_oracle"].logs,
+                    point_of(policy_metrics["myopic_oracle"]),
+                    sweeps["hindsight_optimal"],
+                )
+            }
+            if multi
+            else {}
+        ),
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
@@ -200,7 +229,7 @@ def run_one_benchmark(
     }
     plot_data = {
         "sweeps": sweeps,
-        "latencies": {n: pooled_latencies(runs[n].logs) for n in POLICY_ORDER},
+        "latencies": {n: pooled_latencies(runs[n].logs) for n in order},
     }
     return section, plot_data
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from cost_models.channel import get_channel_scenario, mean_channel_state
-from cost_models.device_memory import capacity_tokens, device_turn
 from cost_models.deployment import DeploymentScenario, get_scenario
+from cost_models.device_memory import capacity_tokens, device_turn
 from cost_models.edge_load import LOAD_PRESETS
 from cost_models.errors import require
 from cost_models.router_cost import device_latency, edge_latency

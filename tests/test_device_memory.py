@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cost_models import catalogue, device_memory, device_profiles, roofline
-from cost_models.errors import EdgeRouteError
+from cost_models import catalogue, device_memory, roofline
 from cost_models.catalogue import kv_bytes_per_token
+from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import capacity_tokens
 
 
@@ -62,12 +62,23 @@ def test_no_overflow_reuses_the_prefix():
 
 
 def test_vendor_npu_prefill_is_ten_times_llama_cpp():
-    profiles = device_profiles.phone_profiles()
-    npu, slow = profiles["phone_npu"], profiles["phone_npu_llamacpp"]
+    npu = catalogue.get_hardware("phone_npu")
+    slow = catalogue.get_hardware("phone_npu_llamacpp")
     t_npu = roofline.prefill_time_s("llama-3.2-3b", npu, 128, 0, "int4")
     t_slow = roofline.prefill_time_s("llama-3.2-3b", slow, 128, 0, "int4")
     assert 128 / t_npu == pytest.approx(1752, rel=0.02)  # the roofline's phone figure
-    assert t_slow / t_npu == pytest.approx(device_profiles.PREFILL_GAP, rel=0.01)
+    assert t_slow / t_npu == pytest.approx(catalogue.LLAMA_CPP_PREFILL_GAP, rel=0.01)
     # decode (memory-bound) is the same on both
     d = [roofline.decode_time_s("llama-3.2-3b", hw, 512, 128, "int4") for hw in (npu, slow)]
     assert d[0] == pytest.approx(d[1], rel=1e-9)
+
+
+def test_deployments_use_the_derived_device_budget():
+    from cost_models.deployment import get_scenario
+
+    sc = get_scenario("phone_3b__edge_70b")
+    assert sc.device_kv_capacity_tokens == device_memory.capacity_tokens(
+        "llama-3.2-3b", "phone_npu", "int4"
+    )
+    assert 8_000 < sc.device_kv_capacity_tokens < 16_000
+    assert get_scenario("phone_3b_llamacpp__edge_70b").device_hw == "phone_npu_llamacpp"
