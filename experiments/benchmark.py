@@ -35,14 +35,16 @@ from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
+from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
-from experiments.run_profile import BenchmarkSpec, RunOptions
+from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
     InProcessExecutor,
     RunBatch,
+    SplitRuns,
     TrainOutcome,
     TrainSpec,
     policy_runs,
@@ -69,9 +71,45 @@ POLICY_ORDER: tuple[str, ...] = tuple(n for n in POLICY_REGISTRY if n != "oracle
 HINDSIGHT_LATENCY_WEIGHTS: tuple[float, ...] = (0.0, -0.03, -0.1, -0.3, -1.0)
 
 
+def nonmyopic_runs(bench: BenchmarkSpec, cfg: Mapping[str, Any], prof: Any) -> SplitRuns:
+    """Test runs of one dialogue per episode for ``nonmyopic_gap``: then every policy starts
+    each dialogue from the same state (in episodes of several dialogues the clock a policy
+    leaves behind moves the next dialogue's world), so the per-dialogue comparison with the
+    bound is exact. As many dialogues as the benchmark's episodes hold (at most 1,000 per
+    seed)."""
+    per_episode = int(cfg.get("dialogues_per_episode", 1))
+    episodes = min(prof.budget.episodes * per_episode, SEED_STRIDE)
+    one = {**cfg, "dialogues_per_episode": 1}
+    return split_runs(bench, one, "test", prof.seeds, EvalBudget(episodes, None))
+
+
+def hindsight_sweep() -> list[SweepPoint]:
+    """The hindsight frontier: the bound planned for each latency weight."""
+    return [
+        SweepPoint("hindsight_optimal", {"latency_weight": w}, w) for w in HINDSIGHT_LATENCY_WEIGHTS
+    ]
+
+
+def gap_section(done: Mapping[Any, Any], points: list[SweepPoint]) -> dict[str, Any]:
+    """``nonmyopic_gap`` from the single-dialogue runs (:func:`nonmyopic_runs`)."""
+    myopic = policy_runs(done[("gap", "myopic_oracle")])
+    hindsight = policy_runs(done[("gap", "hindsight_optimal")])
+    frontier = sweep_frontier(done, ("gap", "sweep"), points) + [point_of(hindsight.metrics)]
+    gap = nonmyopic_gap(hindsight.logs, myopic.logs, point_of(myopic.metrics), frontier)
+    return {
+        **gap,
+        "myopic_oracle": myopic.metrics,
+        "hindsight_optimal": hindsight.metrics,
+        "hindsight_frontier": [point_dict(p) for p in frontier],
+        "episodes": "one dialogue per episode, common random numbers",
+    }
+
+
 def policy_order(multi_turn: bool) -> tuple[str, ...]:
     """The policies of a section: every one, ``hindsight_optimal`` only on dialogues."""
     return tuple(n for n in POLICY_ORDER if multi_turn or n != "hindsight_optimal")
+
+
 #: Policies whose tuned operating point and the two extremes join their frontier.
 WITH_EXTREMES: tuple[str, ...] = ("semantic_threshold", "analytic")
 #: Points marked on the frontier plots.
@@ -163,13 +201,14 @@ def run_one_benchmark(
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
     }
-    if multi:  # the hindsight frontier over the latency weight it plans for
-        sweep_plan["hindsight_optimal"] = [
-            SweepPoint("hindsight_optimal", {"latency_weight": w}, w)
-            for w in HINDSIGHT_LATENCY_WEIGHTS
-        ]
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
+    if multi:
+        gap_runs = nonmyopic_runs(bench, cfg, prof)
+        for name in ("myopic_oracle", "hindsight_optimal"):
+            batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
+        hindsight_points = hindsight_sweep()
+        add_sweep(batch, ("gap", "sweep"), gap_runs, hindsight_points)
     done = batch.run(executor)
 
     order = policy_order(multi)
@@ -194,18 +233,7 @@ def run_one_benchmark(
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
-        **(
-            {
-                "nonmyopic_gap": nonmyopic_gap(
-                    runs["hindsight_optimal"].logs,
-                    runs["myopic_oracle"].logs,
-                    point_of(policy_metrics["myopic_oracle"]),
-                    sweeps["hindsight_optimal"],
-                )
-            }
-            if multi
-            else {}
-        ),
+        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,

@@ -90,7 +90,17 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
     for key in keys:
         sec = results[key]
         assert set(sec) >= SECTION_KEYS, SECTION_KEYS - set(sec)
-        assert set(sec["policies"]) == POLICIES
+        multi = sec["env_id"] == MULTI
+        assert set(sec["policies"]) == POLICIES | ({"hindsight_optimal"} if multi else set())
+        if multi:  # the bound and what planning over a dialogue gains over the myopic oracle
+            gap = sec["nonmyopic_gap"]
+            assert gap["min_gain"] >= -1e-9 and gap["reward_per_dialogue"] >= 0.0
+            assert 0.0 <= gap["share_of_dialogues_improved"] <= 1.0
+            pol = sec["policies"]
+            assert pol["hindsight_optimal"]["reward_mean"] >= pol["myopic_oracle"]["reward_mean"]
+            assert pol["hindsight_optimal"]["reward_mean"] >= max(
+                m["reward_mean"] for n, m in pol.items() if not n.endswith("oracle")
+            )
         for metrics in sec["policies"].values():
             for k in (
                 "latency_mean_s",

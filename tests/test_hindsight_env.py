@@ -149,8 +149,10 @@ def test_device_cache_overflows_on_a_long_session_and_recomputes_its_window():
         _, _, done, _, info = env.step(0)
         prompt = 6_000 if k == 0 else 150
         turn = device_turn(history, history, prompt, 100, cap)
-        assert info["recomputed_tokens"] == turn.prefill_tokens - prompt == (
-            turn.kept_history if turn.overflow else 0
+        assert (
+            info["recomputed_tokens"]
+            == turn.prefill_tokens - prompt
+            == (turn.kept_history if turn.overflow else 0)
         )
         expected = roofline.prefill_time_s(
             sc.device_model, sc.device_hw, turn.prefill_tokens, turn.cached_tokens,
