@@ -388,10 +388,16 @@ class MultiTurnEnv(EdgeRouteEnv):
         else:
             weights = self._weights
         state0 = self._snapshot()
+        # Both outcomes of a state are computed once: the search asks for action 0 and, later,
+        # action 1 from the same state.
+        outcomes: dict[tuple, tuple[Outcome, Outcome]] = {}
 
         def oracle(turn: int, action: int, state: tuple) -> tuple[float, tuple]:
             self._restore(state)
-            served = self._outcomes()[0][action]
+            both = outcomes.get(state)
+            if both is None:
+                both = outcomes[state] = self._outcomes()[0]
+            served = both[action]
             reward = weighted_reward(weights, self._rewards(served))
             self._last = action
             self._k += 1
