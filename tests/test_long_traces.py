@@ -157,3 +157,33 @@ def test_history_authors_shift_is_zero_for_one_side_and_helps_the_small_model_af
         h2.served(h2.quality(0, qs, ql), qs, ql)
     assert h2.quality(1, *q[2]) < 0.7
     assert mt_eval_quality.HistoryAuthors(0.0).quality(1, 0.1, 0.2) == 0.2
+
+
+def _prepared(benchmark: str) -> bool:
+    from envs.traces.store import read_index
+
+    return read_index(benchmark) is not None
+
+
+@pytest.mark.skipif(not _prepared("long_sessions"), reason="long_sessions not prepared")
+def test_env_document_knob_lengthens_history_and_rejects_other_benchmarks():
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    lengths = {}
+    for doc in (None, 8000.0):
+        env = gym.make("EdgeRoute/MultiTurn-v0", config={
+            "benchmark": "long_sessions", "split": "test", "document_tokens_mean": doc,
+        }).unwrapped  # fmt: skip
+        env.reset(seed=0)
+        hist = []
+        done = False
+        while not done:
+            _, _, done, _, info = env.step(0)
+            hist.append(env.kv.total_tokens)
+        lengths[doc] = max(hist)
+    assert lengths[8000.0] > lengths[None] + 3000
+    with pytest.raises(EdgeRouteError, match="long_sessions"):
+        gym.make("EdgeRoute/MultiTurn-v0", config={"benchmark": "synthetic",
+                                                   "document_tokens_mean": 100.0})  # fmt: skip
