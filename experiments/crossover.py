@@ -10,8 +10,10 @@ This sweep replays ``long_sessions`` with its document scaled to each average in
 history) and, at each length, tunes both forms on validation (alpha, theta; the benchmark's
 rule: cheapest at always-edge's validation quality) and reads each form's test frontier at
 always-edge's test quality and at 90% of the always-device -> always-edge quality gap. The
-crossover is the first history length from which the multi-turn form is faster at matched
-quality at every longer length. Latencies are modelled; quality is modelled (the trace says so).
+crossover is the first history length at which the multi-turn form is faster at matched quality
+(by more than :data:`WIN_MARGIN`); the sweep also reports the last one (at long enough history
+both forms send nearly every turn to the edge and tie again). Latencies are modelled; quality is
+modelled (the trace says so).
 """
 
 from __future__ import annotations
@@ -105,18 +107,31 @@ def crossover_one(
     return row
 
 
-def crossover_length(rows: Sequence[dict[str, Any]], key: str) -> float | None:
-    """Mean test history (tokens) of the first document length from which the multi-turn form
-    is faster by more than :data:`WIN_MARGIN` at every longer length (None: never)."""
-    wins = []
+def _wins(rows: Sequence[dict[str, Any]], key: str) -> list[bool]:
+    out = []
     for r in rows:
-        d = r[f"single_minus_multi_{key}"]
-        s = r["single"][key]
-        wins.append(d is not None and s is not None and d > WIN_MARGIN * s)
-    for i in range(len(rows)):
-        if all(wins[i:]):
-            return rows[i]["history_tokens"]["mean"]
+        d, s = r[f"single_minus_multi_{key}"], r["single"][key]
+        out.append(d is not None and s is not None and d > WIN_MARGIN * s)
+    return out
+
+
+def crossover_length(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    """Mean test history (tokens) at the first document length where the multi-turn form is
+    faster by more than :data:`WIN_MARGIN` (None: nowhere in the sweep)."""
+    for r, win in zip(rows, _wins(rows, key), strict=True):
+        if win:
+            return r["history_tokens"]["mean"]
     return None
+
+
+def last_win_length(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    """Mean test history at the last document length where the multi-turn form still wins
+    (beyond it both forms serve nearly every turn on the same side)."""
+    last = None
+    for r, win in zip(rows, _wins(rows, key), strict=True):
+        if win:
+            last = r["history_tokens"]["mean"]
+    return last
 
 
 def run_crossover(
@@ -137,6 +152,8 @@ def run_crossover(
         "rows": rows,
         "crossover_history_tokens_matched": crossover_length(rows, "matched_latency_mean_s"),
         "crossover_history_tokens_gap90": crossover_length(rows, "gap90_latency_mean_s"),
+        "last_win_history_tokens_matched": last_win_length(rows, "matched_latency_mean_s"),
+        "last_win_history_tokens_gap90": last_win_length(rows, "gap90_latency_mean_s"),
         "quality_source": "modelled",
         "wall_s": round(time.perf_counter() - t0, 1),
     }
@@ -176,9 +193,16 @@ def format_table(result: dict[str, Any]) -> str:
             f"{r['multi']['switches_per_dialogue']:.2f}/{r['single']['switches_per_dialogue']:.2f}"
         )
     for key, name in (("matched", "always-edge quality"), ("gap90", "90% of the gap")):
-        h = result[f"crossover_history_tokens_{key}"]
+        h, last = (
+            result[f"crossover_history_tokens_{key}"],
+            result[f"last_win_history_tokens_{key}"],
+        )
         lines.append(
             f"crossover at {name}: "
-            + ("never in this range" if h is None else f"from ~{h:.0f} tokens of history")
+            + (
+                "the multi-turn rule never wins in this range"
+                if h is None
+                else f"the multi-turn rule wins from ~{h:.0f} to ~{last:.0f} tokens of history"
+            )
         )
     return "\n".join(lines)
