@@ -29,13 +29,15 @@ TIE_TOLERANCE = 1e-9
 
 
 def dialogue_rewards(log: StepLog) -> tuple[list[str], np.ndarray]:
-    """Dialogue ids in order of appearance and each dialogue's summed reward (a dialogue seen
-    again later in the run, e.g. in another episode, is a new entry)."""
+    """Dialogue ids in order of appearance and each dialogue's summed reward: a new entry at
+    every first turn (turn index 0) or change of dialogue id, so a dialogue met again, even
+    in the next episode, is a new entry."""
     ids: list[str] = []
     sums: list[float] = []
     last = None
-    for d, r in zip(log.dialogue_id, log.reward, strict=True):
-        if d != last:
+    turns = log.turn_index if len(log.turn_index) == len(log.reward) else [1] * len(log.reward)
+    for d, t, r in zip(log.dialogue_id, turns, log.reward, strict=True):
+        if d != last or t == 0:
             ids.append(d)
             sums.append(0.0)
             last = d

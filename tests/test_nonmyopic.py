@@ -12,8 +12,10 @@ from experiments.nonmyopic import dialogue_rewards, nonmyopic_gap
 
 def _log(rows):
     log = StepLog()
-    for d, r in rows:
-        log.record({"latency_s": 1.0, "quality": 0.5, "model": "edge", "dialogue_id": d}, r)
+    for d, r, *t in rows:
+        info = {"latency_s": 1.0, "quality": 0.5, "model": "edge", "dialogue_id": d,
+                "turn_index": t[0] if t else 1}  # fmt: skip
+        log.record(info, r)
     return log
 
 
@@ -34,6 +36,11 @@ def test_latency_at_the_myopic_quality_on_the_hindsight_frontier():
     assert gap["latency_s_at_matched_quality"] == pytest.approx(3.1 - 2.5)
     unreachable = nonmyopic_gap([h], [m], FrontierPoint(0.9, 3.1, 0.6), front)
     assert unreachable["latency_s_at_matched_quality"] is None
+
+
+def test_the_same_dialogue_in_consecutive_episodes_is_two_entries():
+    log = _log([("a", 1.0, 0), ("a", 2.0, 1), ("a", 3.0, 0), ("a", 4.0, 1)])
+    assert dialogue_rewards(log) == (["a", "a"], pytest.approx([3.0, 7.0]))
 
 
 def test_runs_must_share_dialogues():
