@@ -96,10 +96,11 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
             gap = sec["nonmyopic_gap"]
             assert gap["min_gain"] >= -1e-9 and gap["reward_per_dialogue"] >= 0.0
             assert 0.0 <= gap["share_of_dialogues_improved"] <= 1.0
-            pol = sec["policies"]
-            assert pol["hindsight_optimal"]["reward_mean"] >= pol["myopic_oracle"]["reward_mean"]
-            assert pol["hindsight_optimal"]["reward_mean"] >= max(
-                m["reward_mean"] for n, m in pol.items() if not n.endswith("oracle")
+            # on one-dialogue episodes the bound earns at least the myopic oracle (in the main
+            # table's episodes of several dialogues a policy's clock moves the next dialogue's
+            # world, so per-step means there need not be ordered)
+            assert (
+                gap["hindsight_optimal"]["reward_mean"] >= gap["myopic_oracle"]["reward_mean"]
             )
         for metrics in sec["policies"].values():
             for k in (
@@ -203,6 +204,9 @@ def test_benchmark_quick_on_real_traces(tmp_path):
     out = tmp_path / "real"
     assert cli_main(["benchmark", "--quick", "--out", str(out), "--no-progress"]) == 0
     results = check_results(out, ["mmlu", "gsm8k", "mt_bench_101"])
+    if {"mt_eval", "long_sessions"} <= have:  # the long-dialogue workloads of the profile
+        check_results(out, ["mt_eval", "long_sessions"])
+        assert results["mt_eval"]["quality_source"] == "modelled"
     assert results["mt_bench_101"]["quality_source"] == "modelled"
     assert results["mmlu"]["quality_source"] == "measured"
 
