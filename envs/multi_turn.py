@@ -12,7 +12,7 @@ from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import SIDES, Outcome
+from envs.outcome import SIDES, Outcome, outcome_from_fields
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
 #: Service time allowed per turn when sizing the world drawn at reset (s): on MT-Bench-101
@@ -273,10 +273,10 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
-        device = Outcome._make(
+        device = outcome_from_fields(
             (0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0, t + lat_d, r)
         )
-        edge = Outcome._make((
+        edge = outcome_from_fields((
             1, d.quality[1][r], lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
         ))  # fmt: skip
