@@ -159,7 +159,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         blocks = int(horizon_s / cm.block_s) + 1
         self.channel = ChannelPath(cm, seeds[0], rng.standard_normal((blocks, 5)))
         jumps = load_jumps_for(lc, horizon_s)
-        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1).tolist())
+        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1))
         self._think = gaps
         self._arrive = arrive
 
