@@ -302,17 +302,19 @@ class EdgeRouteEnv(gym.Env):
         """The reward: ``sum_k weight_k * term_k`` with ``config["reward_weights"]``."""
         return weighted_reward(self._weights, terms)
 
-    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
-        """The reward of each outcome: ``self._reward(self._rewards(outcome))``. (The
-        single-turn env reads the same values from its episode table, computed by these two
-        methods on the episode's array outcomes at reset.)"""
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[tuple | None, tuple]:
+        """``(terms, rewards)`` of the two outcomes: ``terms = self._rewards(outcome)`` and
+        ``reward = self._reward(terms)`` of each. (The single-turn env returns no terms and
+        reads the rewards from its episode table, computed by these same two methods on the
+        episode's array outcomes at reset; ``step`` then computes the served one's terms.)"""
         rewards, reward = self._rewards, self._reward
-        return reward(rewards(outcomes[0])), reward(rewards(outcomes[1]))
+        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
+        return terms, (reward(terms[0]), reward(terms[1]))
 
     def _evaluate_pending(self) -> None:
         """Both outcomes of the pending query, their rewards, and its observation."""
         self._pending, self._estimate = self._outcomes()
-        self._pending_rewards = self._score(self._pending)
+        self._pending_terms, self._pending_rewards = self._score(self._pending)
         self._obs = self._observe()
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +348,9 @@ class EdgeRouteEnv(gym.Env):
         elif not self._episode_ready:
             self._action(action)  # raises: reset first
         served = self._pending[action]
-        info = served_info(served, self._rewards(served), self.data.row_meta[served.row])
+        terms = self._pending_terms
+        terms = self._rewards(served) if terms is None else terms[action]
+        info = served_info(served, terms, self.data.row_meta[served.row])
         reward = self._pending_rewards[action]
         self._last = action
         self._k += 1

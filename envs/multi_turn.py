@@ -13,7 +13,7 @@ from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import SIDES, Outcome, reward_weights, weighted_reward
+from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_weights, weighted_reward
 from envs.traces.mt_eval_quality import HistoryAuthors
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
@@ -314,10 +314,10 @@ class MultiTurnEnv(EdgeRouteEnv):
             q_d, q_e = authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
         else:
             q_d, q_e = q_small, q_large
-        device = Outcome._make(
+        device = outcome_from_fields(
             (0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r)
         )
-        edge = Outcome._make((
+        edge = outcome_from_fields((
             1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
         ))  # fmt: skip

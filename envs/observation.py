@@ -166,10 +166,6 @@ class ObservationLayout:
         obs[:, self._last[0]] = last == 0
         obs[:, self._last[1]] = last == 1
 
-    def set_last_model(self, obs_row: np.ndarray, last: int) -> None:
-        """Set the last-model one-hot of one observation whose slots are 0 (``last`` 0 or 1)."""
-        obs_row[self._last[last]] = 1.0
-
     def write_state(
         self,
         obs_row: np.ndarray,

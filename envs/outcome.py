@@ -20,7 +20,8 @@ field; a new field is filled by the environments' outcome functions).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 #: Action -> the side that serves: 0 device, 1 edge.
@@ -69,6 +70,17 @@ class Outcome(NamedTuple):
     row: int
 
 
+def records(cls: type[tuple], rows: Any) -> list:
+    """``[cls._make(row) for row in rows]`` without the per-row Python call (``tuple.__new__``
+    directly; each row must hold exactly the fields of ``cls``, in order)."""
+    return list(map(partial(tuple.__new__, cls), rows))
+
+
+#: ``Outcome._make(fields)`` for the per-step path: a C-level call instead of a Python one
+#: (``fields`` must be the ten fields in order).
+outcome_from_fields: Callable[[tuple], Outcome] = partial(tuple.__new__, Outcome)
+
+
 class RowMeta(NamedTuple):
     """What ``info`` reports about a served trace row besides its outcome."""
 
@@ -106,24 +118,22 @@ def weighted_reward(weights: Sequence[tuple[str, float]], terms: Mapping[str, An
     return total
 
 
-def latency_breakdown(out: Outcome) -> dict[str, float]:
-    """``info["latency"]``: the parts of ``out.latency`` by their ``LATENCY_PARTS`` names,
-    plus ``total_s`` (written out per side: this runs every step)."""
+def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str, Any]:
+    """The ``info`` keys of the query just served (fresh objects every call). ``latency`` is
+    the parts of ``out.latency`` by their ``LATENCY_PARTS`` names plus ``total_s`` (written
+    out per side: this runs every step)."""
     if out.action:
         up, queue, prefill, decode, down = out.latency
-        return {
+        latency = {
             "uplink_s": up, "queue_s": queue, "prefill_s": prefill, "decode_s": decode,
             "downlink_s": down, "total_s": out.latency_s,
         }  # fmt: skip
-    prefill, decode = out.latency
-    return {"prefill_s": prefill, "decode_s": decode, "total_s": out.latency_s}
-
-
-def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str, Any]:
-    """The ``info`` keys of the query just served (fresh objects every call)."""
+    else:
+        prefill, decode = out.latency
+        latency = {"prefill_s": prefill, "decode_s": decode, "total_s": out.latency_s}
     return {
         "rewards": terms,
-        "latency": latency_breakdown(out),
+        "latency": latency,
         "latency_s": out.latency_s,
         "quality": out.quality,
         "model": SIDES[out.action],

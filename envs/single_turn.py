@@ -10,7 +10,7 @@ from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import Outcome
+from envs.outcome import Outcome, outcome_from_fields, records
 from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
 
 #: Channel blocks drawn at reset beyond the last arrival, in seconds (covers the service of
@@ -135,6 +135,8 @@ class SingleTurnEnv(EdgeRouteEnv):
         self._prompt_bytes = [bits / 8.0 for bits in self._prompt_bits]
         self._quality_arr = (np.asarray(self.data.quality[0]), np.asarray(self.data.quality[1]))
         self._prompt_tokens_arr = np.asarray(self.data.prompt_tokens)
+        index = self.data.layout.index
+        self._last_slot = (index["last_model_device"], index["last_model_edge"])
 
     def _episode_rows(self, rng: np.random.Generator) -> np.ndarray:
         n = self.data.n_rows
@@ -157,7 +159,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         blocks = int(horizon_s / cm.block_s) + 1
         self.channel = ChannelPath(cm, seeds[0], rng.standard_normal((blocks, 5)))
         jumps = load_jumps_for(lc, horizon_s)
-        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1).tolist())
+        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1))
         self._think = gaps
         self._arrive = arrive
 
@@ -180,10 +182,9 @@ class SingleTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         q_d, q_e = self._quality_arr[0][rows], self._quality_arr[1][rows]
-        self._table = list(
-            map(
-                QueryCosts._make,
-                np.column_stack(
+        self._table = records(
+            QueryCosts,
+            np.column_stack(
                     (
                         arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
                         lat_e, c.device_decode_predicted_s[rows],
@@ -191,7 +192,6 @@ class SingleTurnEnv(EdgeRouteEnv):
                         transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen),
                     )
                 ).tolist(),
-            )
         )  # fmt: skip
         self._rows = rows.tolist()
         # The reward of every query's outcome on each side, unswitched and switched: the base's
@@ -219,11 +219,11 @@ class SingleTurnEnv(EdgeRouteEnv):
         q = self._table[k]
         r = self._rows[k]
         last = self._last
-        device = Outcome._make((
+        device = outcome_from_fields((
             0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
             last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
         ))  # fmt: skip
-        edge = Outcome._make((
+        edge = outcome_from_fields((
             1, q.edge_quality, q.edge_latency_s,
             (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
             last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
@@ -237,9 +237,9 @@ class SingleTurnEnv(EdgeRouteEnv):
         )  # fmt: skip
         return (device, edge), estimate
 
-    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[None, tuple[float, float]]:
         rewards, k, last = self._episode_rewards, self._k, self._last
-        return rewards[0][last == 1][k], rewards[1][last == 0][k]
+        return None, (rewards[0][last == 1][k], rewards[1][last == 0][k])
 
     def _advance(self, served: Outcome) -> None:
         """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""
@@ -249,5 +249,5 @@ class SingleTurnEnv(EdgeRouteEnv):
         # matrix is drawn at the next reset).
         obs = self._obs_all[self._k]
         if self._last >= 0:
-            self.data.layout.set_last_model(obs, self._last)
+            obs[self._last_slot[self._last]] = 1.0  # the layout's last-model one-hot (0 before)
         return obs

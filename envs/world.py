@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
@@ -72,15 +73,19 @@ class LoadPath:
     """Edge utilisation as a function of absolute time.
 
     Jump ``i`` uses uniforms ``2 i + 1`` and ``2 i + 2`` of the path's sequence (uniform 0 is
-    the starting level): first the ``first_uniforms`` given (drawn at reset), then draws from
-    ``rng`` (a generator, or the seed of one created on first need).
+    the starting level): first the ``first_uniforms`` given (drawn at reset; a list for a path
+    looked up jump by jump, an array for one extended vectorised), then draws from ``rng`` (a
+    generator, or the seed of one created on first need).
     """
 
     #: Jumps drawn per lazy extension.
     CHUNK_JUMPS = 64
 
     def __init__(
-        self, chain: LoadChain, rng: Stream, first_uniforms: list[float] | None = None
+        self,
+        chain: LoadChain,
+        rng: Stream,
+        first_uniforms: list[float] | np.ndarray | None = None,
     ) -> None:
         self.chain = chain
         self.rng = rng
@@ -88,21 +93,37 @@ class LoadPath:
             self.rng = _generator(rng)
             first_uniforms = self.rng.random(2 * 8 + 1).tolist()
         k = len(chain.levels)
-        self._state = min(bisect.bisect_right(chain.initial_cum, first_uniforms[0]), k - 1)
-        self._u = first_uniforms
+        self._state = min(bisect.bisect_right(chain.initial_cum, float(first_uniforms[0])), k - 1)
+        # The unused uniforms, as a list (scalar walk) and/or an array (vectorised walk);
+        # either is derived from the other when first needed.
+        is_list = isinstance(first_uniforms, list)
+        self._u_list: list[float] | None = first_uniforms if is_list else None
+        self._u_array: np.ndarray | None = None if is_list else np.asarray(first_uniforms)
         self._next_u = 1
         # Path: level index on [switch_s[n], switch_s[n + 1]).
         self.switch_s: list[float] = [0.0]
         self.level_at_switch: list[int] = [self._state]
 
-    def _uniforms(self, n_jumps: int) -> tuple[list[float], int, int]:
-        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left."""
-        u, i = self._u, self._next_u
+    def _uniforms(self, n_jumps: int, as_array: bool) -> tuple[Any, int, int]:
+        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left;
+        the uniforms as an array if ``as_array``, else as a list."""
+        u = self._u_array if self._u_list is None else self._u_list
+        i = self._next_u
         if i + 1 >= len(u):
             # Out of reset-time uniforms: continue from the path's own stream.
             self.rng = _generator(self.rng)
-            u = self._u = u[i:] + self.rng.random(2 * self.CHUNK_JUMPS).tolist()
+            more = self.rng.random(2 * self.CHUNK_JUMPS)
+            self._u_array = np.concatenate((np.asarray(u[i:], dtype=np.float64), more))
+            self._u_list = None
             i = self._next_u = 0
+        if as_array:
+            if self._u_array is None:
+                self._u_array = np.asarray(self._u_list)
+            u = self._u_array
+        else:
+            if self._u_list is None:
+                self._u_list = self._u_array.tolist()
+            u = self._u_list
         return u, i, min(n_jumps, (len(u) - i) // 2)
 
     def _extend(self, n_jumps: int = 4) -> None:
@@ -110,7 +131,7 @@ class LoadPath:
         chunking does not change the path (jump ``i`` always uses the same uniforms); 4 covers
         the ~3.4 jumps a default multi-turn episode looks up in one call."""
         ch = self.chain
-        u, i, n = self._uniforms(n_jumps)
+        u, i, n = self._uniforms(n_jumps, as_array=False)
         t = self.switch_s[-1]
         s = self._state
         last = len(ch.levels) - 1
@@ -139,20 +160,22 @@ class LoadPath:
         holding times are vectorised. Same uniforms, same law and same path as
         :meth:`_extend` (up to float rounding of the accumulated time)."""
         ch = self.chain
-        u, i, n = self._uniforms(self.CHUNK_JUMPS)
+        u, i, n = self._uniforms(self.CHUNK_JUMPS, as_array=True)
         if ch.absorbing:
             return self._extend(n)
-        pairs = np.asarray(u[i : i + 2 * n]).reshape(n, 2)
-        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last).
+        pairs = u[i : i + 2 * n].reshape(n, 2)
+        k = len(ch.levels)
+        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last),
+        # flattened: the level after jump j from level s is dest[j * k + s].
         dest = (ch.jump_cum_matrix[None, :, :] <= pairs[:, 1, None, None]).sum(axis=2)
-        np.minimum(dest, len(ch.levels) - 1, out=dest)
+        np.minimum(dest, k - 1, out=dest)
+        dest = dest.ravel().tolist()
         s = self._state
         states = [s]
-        for row in dest.tolist():
-            s = row[s]
+        for base in range(0, n * k, k):
+            s = dest[base + s]
             states.append(s)
-        held = np.asarray(states[:-1])
-        log_stay = ch.log_stay_array[held]
+        log_stay = ch.log_stay_array[states[:-1]]
         steps = np.where(
             log_stay < 0.0, 1.0 + np.floor(np.log1p(-pairs[:, 0]) / np.minimum(log_stay, -1e-300)),
             1.0,
@@ -247,6 +270,7 @@ class ChannelModel:
         self.scenario = sc
         self.block_s = float(block_s)
         self.mean_ul_db, self.mean_dl_db = (float(x) for x in sc.mean_snr_db())
+        self.mean_snr_db_pair = np.array([self.mean_ul_db, self.mean_dl_db])
         self.link_bandwidth_hz = float(sc.link_bandwidth_hz)
         self.min_snr_db = float(sc.min_snr_db)
         self.access_latency_s = float(sc.access_latency_s)
@@ -375,13 +399,9 @@ class ChannelPath:
 
     def _snr_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(uplink, downlink) SNR in dB of filtered rows ``y`` (columns shadow, ul re, dl re,
-        ul im, dl im): ``cost_models.link.fading_snr_db`` of each link (as
-        :meth:`downlink_snr_db_at`)."""
-        m = self.model
-        return (
-            fading_snr_db(m.mean_ul_db, y[:, 0], y[:, 1], y[:, 3]),
-            fading_snr_db(m.mean_dl_db, y[:, 0], y[:, 2], y[:, 4]),
-        )
+        ul im, dl im): ``cost_models.link.fading_snr_db`` of both links in one call."""
+        both = fading_snr_db(self.model.mean_snr_db_pair, y[:, 0:1], y[:, 1:3], y[:, 3:5])
+        return both[:, 0], both[:, 1]
 
     def _all_blocks(self) -> np.ndarray:
         if self._arrays is None or len(self._arrays) != self._n_blocks:
@@ -437,6 +457,6 @@ class ChannelPath:
         return self._snr_of(self._rows_at(times_s))
 
     def downlink_snr_db_at(self, times_s: np.ndarray) -> np.ndarray:
-        """The downlink half of :meth:`snr_db_at` (the same law, one link)."""
+        """The downlink of :meth:`snr_db_at` (the same law on one link)."""
         y = self._rows_at(times_s)
         return fading_snr_db(self.model.mean_dl_db, y[:, 0], y[:, 2], y[:, 4])
