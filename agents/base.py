@@ -4,7 +4,8 @@ Modelled on RouteLLM ``routers/routers.py`` (one abstract router, a dict of name
 a policy maps the environment's observation and documented ``info`` to an action, 0 (serve on
 the device) or 1 (serve on the edge). Policies see only what ``docs/architecture.md`` allows:
 the observation vector, ``env.unwrapped.observation_names`` (through :meth:`Policy.bind`) and
-the ``info`` keys ``semantic_p``, ``estimate`` and (Oracle only) ``hindsight``.
+the ``info`` keys ``semantic_p``, ``estimate`` and (the oracles only) ``hindsight``; the
+hindsight bound alone plans on the environment (``needs_env``, ``attach``).
 
 Tunable policies name their knob in :attr:`Policy.knob` so that the benchmark can sweep it to
 draw a quality-latency frontier (``with_knob``) without knowing each class.
@@ -36,8 +37,13 @@ class Policy(ABC):
     name: ClassVar[str] = "policy"
     #: Name of the constructor argument that a frontier sweep varies, or ``None``.
     knob: ClassVar[str | None] = None
-    #: True if the policy reads ``info["hindsight"]`` (the realised outcome): only the bound.
+    #: True if the policy reads ``info["hindsight"]`` (the realised outcome): the oracles.
     uses_hindsight: ClassVar[bool] = False
+    #: True if the policy plans on the environment itself (``attach(env)`` before running).
+    needs_env: ClassVar[bool] = False
+
+    def attach(self, env: Any) -> None:  # noqa: B027 (optional hook)
+        """Receive the unwrapped environment (only policies with ``needs_env``)."""
 
     def bind(self, observation_names: Sequence[str]) -> None:  # noqa: B027 (optional hook)
         """Receive the environment's observation slot names before the first episode."""

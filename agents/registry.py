@@ -22,11 +22,13 @@ from agents.baselines import (
     RandomRouter,
     SemanticThreshold,
 )
-from agents.oracle import Oracle
+from agents.hindsight import HindsightOptimal
+from agents.oracle import MyopicOracle, Oracle
 from agents.ppo import PPOPolicy
 from cost_models.errors import EdgeRouteError, require
 
-#: Policy name -> class (read-only), in the display order of result tables (the bound last).
+#: Policy name -> class (read-only), in the display order of result tables (the oracles last;
+#: ``oracle`` is the old name of ``myopic_oracle``, kept as an alias).
 POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
     {
         "always_device": AlwaysDevice,
@@ -36,6 +38,8 @@ POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
         "latency_greedy": LatencyGreedy,
         "analytic": Analytic,
         "ppo": PPOPolicy,
+        "myopic_oracle": MyopicOracle,
+        "hindsight_optimal": HindsightOptimal,
         "oracle": Oracle,
     }
 )

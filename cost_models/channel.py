@@ -1,4 +1,4 @@
-"""The wireless link between the device and the edge server's base station.
+"""The wireless link between the device and the edge server's base station: scenarios and fading.
 
 These equations are OUR reconstruction (the paper's exact channel model is not public); each
 constant cites its source.
@@ -32,159 +32,30 @@ constant cites its source.
   Interference from other cells is not modelled (an SNR, not an SINR: optimistic at the edge).
 * Rate: Shannon ``R = B_link log2(1 + SNR)`` with ``B_link = B / n`` when ``n`` users share the
   band (round-robin scheduling). Below ``min_snr_db`` the link is in outage: the rate is 0 and
-  a transfer costs the configured finite ``outage_penalty_s`` (a time-out and retry).
-* A payload of ``D`` bits takes ``D / R + access_latency_s`` (scheduling request, grant, core
-  network and edge round trip; ITU-R M.2410-0 sets a 4 ms user-plane minimum for eMBB, real LTE
-  and 5G NSA round trips are 10-50 ms, so presets use 10-60 ms).
-* Text is ~4 bytes per token (UTF-8 English averages ~4 characters per BPE token; OpenAI
-  tokenizer guide "one token ~ 4 characters") plus protocol framing (HTTP/2 + TLS + TCP/IP).
+  The laws themselves (path loss, noise, SNR, rate, payload, transfer time) are in
+  :mod:`cost_models.link`; this module holds the scenarios and the time-varying process.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.special import j0
 
 from cost_models.errors import EdgeRouteError, lookup, require
+from cost_models.link import (
+    DEFAULT_OUTAGE_PENALTY_S,
+    fading_snr_float_db,
+    link_rate_bps,
+    link_rate_float_bps,
+    noise_power_dbm,
+    path_loss_db,
+)
+from cost_models.numeric import SCALARS, as_output
 
 #: Speed of light in vacuum (m/s).
 SPEED_OF_LIGHT_MPS = 299_792_458.0
-#: Thermal noise power spectral density at 290 K, kT = -174 dBm/Hz.
-THERMAL_NOISE_DBM_HZ = -174.0
-#: UTF-8 bytes per token of English text (OpenAI tokenizer guide: 1 token ~ 4 characters).
-BYTES_PER_TOKEN = 4.0
-#: Fixed framing per message: HTTP/2 HEADERS (~100 B with HPACK), a JSON envelope (~150 B),
-#: TLS 1.3 record header + AEAD tag (5 + 16 B) and TCP/IP headers (40 B): ~300 bytes. Modelled.
-FRAMING_BYTES = 300.0
-#: Extra TCP/IP + TLS overhead per full segment (1460-byte MSS on a 1500-byte MTU): 40 + 21 B.
-PER_SEGMENT_OVERHEAD_BYTES = 61.0
-MSS_BYTES = 1460.0
-
-
-# --------------------------------------------------------------------------------------------
-# Vectorised link-budget functions
-# --------------------------------------------------------------------------------------------
-
-
-def _arr(x: object) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
-
-
-def _out(x: np.ndarray) -> np.ndarray | float:
-    return float(x) if np.ndim(x) == 0 else x
-
-
-_SCALARS = (int, float, np.integer, np.floating)
-
-
-def _require_positive(x: np.ndarray, name: str, raw: object, allow_zero: bool = False) -> None:
-    if x.size == 0:
-        return
-    bad = (x < 0) if allow_zero else (x <= 0)
-    if not np.all(np.isfinite(x)) or np.any(bad):
-        rel = ">= 0" if allow_zero else "> 0"
-        raise EdgeRouteError(f"{name} must be finite and {rel}, got {raw!r}")
-
-
-#: Distances below this are clipped: the 36.814 formula is used beyond the minimum UE-eNB
-#: distance of 35 m of the macro scenario (TR 36.814 Annex A.2.1.1).
-MIN_DISTANCE_M = 35.0
-
-
-def path_loss_db(distance_m: object) -> np.ndarray | float:
-    """Macro-cell path loss ``128.1 + 37.6 log10(d_km)`` in dB (TR 36.814), d >= 35 m."""
-    d = _arr(distance_m)
-    _require_positive(d, "distance_m", distance_m)
-    return _out(128.1 + 37.6 * np.log10(np.maximum(d, MIN_DISTANCE_M) / 1000.0))
-
-
-def noise_power_dbm(bandwidth_hz: object, noise_figure_db: object) -> np.ndarray | float:
-    """Receiver noise ``-174 dBm/Hz + 10 log10 B + NF`` in dBm."""
-    b = _arr(bandwidth_hz)
-    _require_positive(b, "bandwidth_hz", bandwidth_hz)
-    return _out(THERMAL_NOISE_DBM_HZ + 10.0 * np.log10(b) + _arr(noise_figure_db))
-
-
-def shannon_rate_bps(bandwidth_hz: object, snr_db: object) -> np.ndarray | float:
-    """Shannon capacity ``B log2(1 + 10^(snr_db / 10))`` in bits per second."""
-    b = _arr(bandwidth_hz)
-    _require_positive(b, "bandwidth_hz", bandwidth_hz)
-    return _out(b * np.log2(1.0 + 10.0 ** (_arr(snr_db) / 10.0)))
-
-
-def text_payload_bits_float(tokens: float) -> float:
-    """:func:`text_payload_bits` of one token count without argument checks (the caller
-    knows ``tokens`` finite and >= 0): the law itself, evaluated per multi-turn environment
-    step; the scalar branch of :func:`text_payload_bits` calls it after its checks."""
-    body_b = BYTES_PER_TOKEN * tokens
-    seg = math.ceil((body_b + FRAMING_BYTES) / MSS_BYTES)
-    return 8.0 * (body_b + FRAMING_BYTES + PER_SEGMENT_OVERHEAD_BYTES * seg)
-
-
-def text_payload_bits(tokens: object) -> np.ndarray | float:
-    """Bits on the wire to send ``tokens`` tokens of text in one message.
-
-    ``8 * (4 B/token * tokens + 300 B framing + 61 B per 1460-byte segment)`` (module doc).
-    Zero tokens still cost the framing of an (empty) message.
-    """
-    if isinstance(tokens, _SCALARS):
-        tf = float(tokens)
-        if not (tf >= 0 and math.isfinite(tf)):
-            raise EdgeRouteError(f"tokens must be finite and >= 0, got {tokens!r}")
-        return text_payload_bits_float(tf)
-    t = _arr(tokens)
-    if t.size and (not np.all(np.isfinite(t)) or np.min(t) < 0):
-        raise EdgeRouteError(f"tokens must be finite and >= 0, got {tokens!r}")
-    body = BYTES_PER_TOKEN * t
-    segments = np.ceil((body + FRAMING_BYTES) / MSS_BYTES)
-    return _out(8.0 * (body + FRAMING_BYTES + PER_SEGMENT_OVERHEAD_BYTES * segments))
-
-
-#: Default finite penalty for a transfer attempted in outage: two TCP retransmission time-outs,
-#: the initial RTO of 1 s then the doubled 2 s (RFC 6298, Sec. 2.1 and 5.5), before a retry gets
-#: through. Modelled; configurable per scenario (``outage_penalty_s``).
-DEFAULT_OUTAGE_PENALTY_S = 3.0
-
-
-def transmit_time_float_s(
-    payload_bits: float, rate_bps: float, access_latency_s: float, outage_penalty_s: float
-) -> float:
-    """:func:`transmit_time_s` on Python floats without argument checks: the law itself, for
-    callers that evaluate it several times per environment step on values they already know
-    valid (``payload_bits >= 0``, ``access_latency_s >= 0``); the scalar branch of
-    :func:`transmit_time_s` calls it after its checks."""
-    if rate_bps > 0:
-        return payload_bits / rate_bps + access_latency_s
-    return outage_penalty_s + access_latency_s
-
-
-def transmit_time_s(
-    payload_bits: object,
-    rate_bps: object,
-    access_latency_s: object,
-    outage_penalty_s: object = DEFAULT_OUTAGE_PENALTY_S,
-) -> np.ndarray | float:
-    """``payload_bits / rate_bps + access_latency_s``; a rate <= 0 (outage) costs
-    ``access_latency_s + outage_penalty_s`` instead (finite, never infinity)."""
-    if all(isinstance(x, _SCALARS) for x in (payload_bits, rate_bps, access_latency_s,
-                                             outage_penalty_s)):
-        require(payload_bits >= 0, f"payload_bits must be >= 0, got {payload_bits!r}")
-        require(access_latency_s >= 0, f"access_latency_s must be >= 0, got {access_latency_s!r}")
-        return transmit_time_float_s(
-            float(payload_bits), float(rate_bps), float(access_latency_s), float(outage_penalty_s)
-        )
-    bits, rate = _arr(payload_bits), _arr(rate_bps)
-    lat, pen = _arr(access_latency_s), _arr(outage_penalty_s)
-    if bits.size and np.min(bits) < 0:
-        raise EdgeRouteError(f"payload_bits must be >= 0, got {payload_bits!r}")
-    if lat.size and np.min(lat) < 0:
-        raise EdgeRouteError(f"access_latency_s must be >= 0, got {access_latency_s!r}")
-    ok = rate > 0
-    t = np.where(ok, bits / np.where(ok, rate, 1.0), pen)
-    return _out(t + lat)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,24 +134,28 @@ class ChannelScenario:
     def mean_snr_db(self, distance_m: object | None = None) -> tuple[object, object]:
         """(uplink, downlink) SNR in dB without shadowing and fading (their median, in dB)."""
         d = self.distance_m if distance_m is None else distance_m
-        pl = _arr(path_loss_db(d)) + self.penetration_loss_db
+        pl = np.asarray(path_loss_db(d)) + self.penetration_loss_db
         b = self.link_bandwidth_hz
         ul = (self.uplink_tx_power_dbm + self.bs_antenna_gain_db - pl
-              - _arr(noise_power_dbm(b, self.bs_noise_figure_db)))
+              - np.asarray(noise_power_dbm(b, self.bs_noise_figure_db)))
         # the base station spreads its power over the whole band: per-user PSD is unchanged
         dl = (self.downlink_tx_power_dbm + self.bs_antenna_gain_db - pl
-              - _arr(noise_power_dbm(self.bandwidth_hz, self.noise_figure_db)))
-        return _out(ul), _out(dl)
+              - np.asarray(noise_power_dbm(self.bandwidth_hz, self.noise_figure_db)))
+        return as_output(ul), as_output(dl)
 
     def rate_bps(self, snr_db: object) -> np.ndarray | float:
-        """Each user's Shannon rate at ``snr_db``; 0 in outage (``snr_db < min_snr_db``)."""
-        if isinstance(snr_db, _SCALARS):
-            if not snr_db >= self.min_snr_db:
-                return 0.0
-            return self.link_bandwidth_hz * math.log2(1.0 + 10.0 ** (float(snr_db) / 10.0))
-        s = _arr(snr_db)
-        r = _arr(shannon_rate_bps(self.link_bandwidth_hz, s))
-        return _out(np.where(s >= self.min_snr_db, r, 0.0))
+        """Each user's Shannon rate at ``snr_db``; 0 in outage (``snr_db < min_snr_db``):
+        :func:`cost_models.link.link_rate_bps` on this scenario's band share and floor."""
+        if isinstance(snr_db, SCALARS):
+            return link_rate_float_bps(self.link_bandwidth_hz, float(snr_db), self.min_snr_db)
+        return link_rate_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
+
+    def correlations(self, dt_s: float) -> tuple[float, float]:
+        """(shadowing, fading) correlation coefficients over ``dt_s``: Gudmundson
+        ``exp(-v dt / d_corr)`` and Jakes ``J0(2 pi f_D dt)``."""
+        a = float(np.exp(-self.speed_mps * dt_s / self.shadowing_decorrelation_m))
+        rho = float(j0(2.0 * np.pi * self.doppler_hz * dt_s))
+        return a, rho
 
 
 _STRICT = {"distance_m", "bandwidth_hz", "carrier_hz", "shadowing_decorrelation_m"}
@@ -410,17 +285,10 @@ class ChannelProcess:
         self._h = self._cn(2)
         return self.state
 
-    def correlations(self, dt_s: float) -> tuple[float, float]:
-        """(shadowing, fading) correlation coefficients over ``dt_s``: Gudmundson and J0."""
-        sc = self.scenario
-        a = float(np.exp(-sc.speed_mps * dt_s / sc.shadowing_decorrelation_m))
-        rho = float(j0(2.0 * np.pi * sc.doppler_hz * dt_s))
-        return a, rho
-
     def advance(self, dt_s: float) -> ChannelState:
         """Let ``dt_s`` seconds pass and return the new state."""
         require(np.isfinite(dt_s) and dt_s >= 0, f"dt_s must be finite and >= 0, got {dt_s!r}")
-        a, rho = self.correlations(dt_s)
+        a, rho = self.scenario.correlations(dt_s)
         sd = self.scenario.shadowing_std_db
         self._shadow_db = a * self._shadow_db + np.sqrt(max(0.0, 1 - a * a)) * float(
             self.rng.normal(0.0, sd)
@@ -431,17 +299,19 @@ class ChannelProcess:
 
     @property
     def state(self) -> ChannelState:
-        g_ul = 10.0 * math.log10(max(abs(self._h[0]) ** 2, 1e-30))
-        g_dl = 10.0 * math.log10(max(abs(self._h[1]) ** 2, 1e-30))
-        ul = float(self._mean_ul - self._shadow_db + g_ul)
-        dl = float(self._mean_dl - self._shadow_db + g_dl)
+        ul_h, dl_h = self._h.tolist()
+        g_ul = fading_snr_float_db(0.0, 0.0, ul_h.real, ul_h.imag)
+        g_dl = fading_snr_float_db(0.0, 0.0, dl_h.real, dl_h.imag)
+        shadow = float(self._shadow_db)
+        ul = fading_snr_float_db(self._mean_ul, shadow, ul_h.real, ul_h.imag)
+        dl = fading_snr_float_db(self._mean_dl, shadow, dl_h.real, dl_h.imag)
         sc = self.scenario
         return ChannelState(
             uplink_snr_db=ul,
             downlink_snr_db=dl,
             uplink_bps=float(sc.rate_bps(ul)),
             downlink_bps=float(sc.rate_bps(dl)),
-            shadowing_db=float(self._shadow_db),
-            uplink_fading_db=float(g_ul),
-            downlink_fading_db=float(g_dl),
+            shadowing_db=shadow,
+            uplink_fading_db=g_ul,
+            downlink_fading_db=g_dl,
         )

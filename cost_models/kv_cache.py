@@ -6,7 +6,8 @@ KV cache, so after a switch the new side must prefill (recompute) the dialogue h
 not serve, and the edge must also receive that history as text over the uplink.
 
 * Size: ``kv_bytes_per_token = 2 (K and V) x n_layers x n_kv_heads x head_dim x bytes`` (e.g.
-  Kwon et al. 2023, vLLM, Sec. 2.2; grouped-query attention stores only the KV heads).
+  Kwon et al. 2023, vLLM, Sec. 2.2; grouped-query attention stores only the KV heads); the
+  function lives in :mod:`cost_models.catalogue` with the specs and is re-exported here.
 * The dialogue is append-only (user turn, answer, user turn, ...), so each side's valid cache
   is a PREFIX of the dialogue: one integer per side, ``cached_tokens[side]``.
 * Serving a turn on side ``m`` prefills everything after ``m``'s cached prefix; the edge also
@@ -29,21 +30,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cost_models.channel import transmit_time_s
-from cost_models.compute import ModelSpec, get_model, get_precision, prefill_time_s
+from cost_models.catalogue import ModelSpec, kv_bytes_per_token
 from cost_models.errors import EdgeRouteError, require
+from cost_models.link import transmit_time_s
+from cost_models.roofline import prefill_time_s
 
 SIDES: tuple[str, str] = ("device", "edge")
 
 #: Mean retention time (s) of an idle user's KV cache on an idle edge server. Modelled:
 #: prefix caches are LRU and live for minutes on a lightly loaded server.
 EDGE_RETENTION_TAU_S = 300.0
-
-
-def kv_bytes_per_token(model: ModelSpec | str, precision: str = "fp16") -> int:
-    """``2 x n_layers x n_kv_heads x head_dim x kv_bytes`` of ``precision``."""
-    m = get_model(model)
-    return int(2 * m.n_layers * m.n_kv_heads * m.head_dim * get_precision(precision).kv_bytes)
 
 
 def capacity_tokens(budget_bytes: float, model: ModelSpec | str, precision: str = "fp16") -> int:

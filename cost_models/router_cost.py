@@ -5,8 +5,9 @@ OUR reconstruction. The paper publishes only its decision rule (Eqs. 11-12)::
     S = p - alpha (T_edge - T_device),   route to the edge iff S > theta
 
 with ``p`` the semantic score (P(the large model is needed)) and ``T`` the latency estimates in
-seconds. How it computes ``T`` is not public; ours, from :mod:`cost_models.channel`,
-:mod:`cost_models.compute` and :mod:`cost_models.kv_cache`::
+seconds. How it computes ``T`` is not public; ours, from :mod:`cost_models.link`,
+:mod:`cost_models.roofline`, :mod:`cost_models.edge_load` and :mod:`cost_models.kv_cache`, for
+a :mod:`cost_models.deployment` scenario::
 
     T_device = prefill(new, cached) + decode(context, output)
     T_edge   = uplink(text after the edge's cached prefix) + queue(u)
@@ -14,7 +15,7 @@ seconds. How it computes ``T`` is not public; ours, from :mod:`cost_models.chann
                + downlink(answer text)
 
 Every breakdown's ``total_s`` is the sum of its parts. For the rule each side's ``T`` is split
-into three terms that sum to it (:func:`estimate_terms`):
+into three terms that sum to it (:func:`estimate_terms`, split by :func:`terms_from_parts`):
 
 * ``communication_s``: uplink of this turn's prompt plus downlink of the answer (edge only);
 * ``computation_s``: queueing, prefill of the prompt and decode, as if the history were cached;
@@ -27,8 +28,8 @@ into three terms that sum to it (:func:`estimate_terms`):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Union
+from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
 
@@ -37,150 +38,26 @@ from cost_models.channel import (
     ChannelState,
     get_channel_scenario,
     mean_channel_state,
-    text_payload_bits,
-    transmit_time_s,
 )
-from cost_models.compute import (
-    check_fits,
-    decode_slowdown,
-    decode_time_s,
-    get_hardware,
-    get_model,
-    get_precision,
-    prefill_time_s,
-    queue_delay_s,
-)
-from cost_models.errors import EdgeRouteError, lookup, require
-from cost_models.kv_cache import capacity_tokens, kv_bytes_per_token
-
-# --------------------------------------------------------------------------------------------
-# Deployment scenarios
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeploymentScenario:
-    """A device model on device hardware, an edge model on edge hardware, and a channel.
-
-    ``edge_queue_service_s`` is the mean admission time per request queued ahead at the edge
-    (one scheduler iteration of a continuous-batching server; modelled, 50 ms).
-    """
-
-    name: str
-    device_model: str
-    device_hw: str
-    device_precision: str
-    edge_model: str
-    edge_hw: str
-    edge_precision: str
-    channel: str = "urban"
-    edge_queue_service_s: float = 0.05
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        dm, dh = get_model(self.device_model), get_hardware(self.device_hw)
-        em, eh = get_model(self.edge_model), get_hardware(self.edge_hw)
-        get_precision(self.device_precision)
-        get_precision(self.edge_precision)
-        get_channel_scenario(self.channel)
-        check_fits(dm, dh, self.device_precision)
-        check_fits(em, eh, self.edge_precision)
-        require(
-            self.edge_queue_service_s >= 0,
-            f"edge_queue_service_s must be >= 0, got {self.edge_queue_service_s!r}",
-        )
-
-    @property
-    def channel_scenario(self) -> ChannelScenario:
-        return get_channel_scenario(self.channel)
-
-    @property
-    def device_kv_capacity_tokens(self) -> int:
-        """Tokens of the device model's KV cache that fit in the device hardware's budget."""
-        return capacity_tokens(
-            get_hardware(self.device_hw).kv_budget_bytes, self.device_model, self.device_precision
-        )
-
-    def kv_bytes_per_token(self, side: str) -> int:
-        require(side in ("device", "edge"), f"side must be 'device' or 'edge', got {side!r}")
-        if side == "device":
-            return kv_bytes_per_token(self.device_model, self.device_precision)
-        return kv_bytes_per_token(self.edge_model, self.edge_precision)
-
-    def with_overrides(self, **changes: object) -> DeploymentScenario:
-        """A copy with some fields replaced (validated again); ``None`` values are ignored."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        fields = asdict(self)
-        unknown = set(changes) - set(fields)
-        require(not unknown, f"unknown scenario fields {sorted(unknown)}; allowed: "
-                f"{', '.join(fields)}")
-        fields.update(changes)
-        return DeploymentScenario(**fields)
-
-
-SCENARIO_PRESETS: dict[str, DeploymentScenario] = {
-    s.name: s
-    for s in (
-        DeploymentScenario(
-            "phone_3b__edge_70b",
-            "llama-3.2-3b", "phone_npu", "int4",
-            "llama-3.1-70b", "h100_sxm", "fp8",
-            description="Llama-3.2-3B int4 on a flagship phone NPU; Llama-3.1-70B FP8 on one "
-            "H100 SXM (70.6 GB of FP8 weights fit in 80 GB; Meta publishes an official FP8 "
-            "405B and NVIDIA/neuralmagic FP8 70B checkpoints for single-node serving)",
-        ),
-        DeploymentScenario(
-            "laptop_8b__edge_70b",
-            "llama-3.1-8b", "laptop_m3_pro", "int4",
-            "llama-3.1-70b", "h100_sxm", "fp8",
-            description="Llama-3.1-8B int4 (Q4_0) on an Apple M3 Pro laptop; Llama-3.1-70B FP8 "
-            "on one H100 SXM",
-        ),
-        DeploymentScenario(
-            "jetson_7b__edge_14b",
-            "qwen2.5-7b", "jetson_agx_orin", "int4",
-            "qwen2.5-14b", "a100_80gb", "fp16",
-            description="Qwen2.5-7B int4 on a Jetson AGX Orin 64GB; Qwen2.5-14B fp16 on an "
-            "A100 80GB",
-        ),
-        DeploymentScenario(
-            "phone_1p5b__edge_7b",
-            "qwen2.5-1.5b", "phone_npu", "int4",
-            "qwen2.5-7b", "a100_80gb", "fp16",
-            description="Qwen2.5-1.5B int4 on a flagship phone NPU; Qwen2.5-7B fp16 on an "
-            "A100 80GB",
-        ),
-    )
-}  # fmt: skip
-
-
-def get_scenario(name: str | DeploymentScenario) -> DeploymentScenario:
-    """The preset called ``name``; :class:`EdgeRouteError` listing the allowed."""
-    return lookup(SCENARIO_PRESETS, name, "scenario")
-
+from cost_models.deployment import DeploymentScenario, get_scenario
+from cost_models.edge_load import decode_slowdown, queue_delay_s
+from cost_models.errors import EdgeRouteError, require
+from cost_models.link import text_payload_bits, transmit_time_s
+from cost_models.numeric import SCALARS, as_output
+from cost_models.roofline import decode_time_s, prefill_time_s
 
 # --------------------------------------------------------------------------------------------
 # Latency breakdowns
 # --------------------------------------------------------------------------------------------
 
 
-_SCALARS = (int, float, np.integer, np.floating)
-
-
-def _out(x: object) -> np.ndarray | float:
-    if isinstance(x, float):
-        return x
-    a = np.asarray(x, dtype=np.float64)
-    return float(a) if a.ndim == 0 else a
-
-
 def _num(x: object) -> np.ndarray | float:
     """A Python float for scalars (fast path), else a float64 array."""
-    return float(x) if isinstance(x, _SCALARS) else np.asarray(x, dtype=np.float64)
+    return float(x) if isinstance(x, SCALARS) else np.asarray(x, dtype=np.float64)
 
 
 def _check_rate(x: object, name: str) -> np.ndarray | float:
-    if isinstance(x, _SCALARS):
+    if isinstance(x, SCALARS):
         if not x >= 0:
             raise EdgeRouteError(f"{name} must be >= 0 bits/s (0 = outage), got {x!r}")
         return float(x)
@@ -207,8 +84,8 @@ def device_latency(
     decode = decode_time_s(
         sc.device_model, sc.device_hw, cached + new, _num(output_tokens), sc.device_precision
     )
-    return {"prefill_s": _out(prefill), "decode_s": _out(decode),
-            "total_s": _out(prefill + decode)}
+    return {"prefill_s": as_output(prefill), "decode_s": as_output(decode),
+            "total_s": as_output(prefill + decode)}
 
 
 def edge_latency(
@@ -248,8 +125,9 @@ def edge_latency(
         sc.edge_model, sc.edge_hw, cached + new, out_tok, sc.edge_precision
     ) * decode_slowdown(u)
     total = uplink + queue + prefill + decode + downlink
-    return {"uplink_s": _out(uplink), "queue_s": _out(queue), "prefill_s": _out(prefill),
-            "decode_s": _out(decode), "downlink_s": _out(downlink), "total_s": _out(total)}
+    return {"uplink_s": as_output(uplink), "queue_s": as_output(queue),
+            "prefill_s": as_output(prefill), "decode_s": as_output(decode),
+            "downlink_s": as_output(downlink), "total_s": as_output(total)}
 
 
 def side_latency(
@@ -281,6 +159,36 @@ TERM_KEYS: tuple[str, str, str] = ("communication_s", "computation_s", "switchin
 TermEstimate = dict[str, Union[np.ndarray, float]]  # noqa: UP007 (runtime alias on py3.10)
 
 
+def terms_from_parts(
+    device_prefill_s: Any, device_base_prefill_s: Any, device_decode_s: Any,
+    uplink_s: Any, base_uplink_s: Any, queue_s: Any,
+    edge_prefill_s: Any, edge_base_prefill_s: Any, edge_decode_s: Any, downlink_s: Any,
+) -> dict[str, TermEstimate]:  # fmt: skip
+    """The router's per-side terms from the latency parts of one turn (the one home of how
+    the three terms split each side's total; floats or numpy arrays alike).
+
+    ``*_prefill_s``, ``uplink_s``: with the side's real cache state (everything after its
+    cached prefix); ``*_base_*``: as if the side held the whole history (only this turn's
+    prompt); the decodes use the predicted output length, the edge's already slowed by load.
+    ``switching_s`` is what the uncached history adds: the extra prefill and, on the edge, the
+    extra uplink. The terms of a side sum to its ``total_s`` up to float rounding.
+    """
+    return {
+        "device": {
+            "communication_s": 0.0 * device_decode_s,
+            "computation_s": device_base_prefill_s + device_decode_s,
+            "switching_s": device_prefill_s - device_base_prefill_s,
+            "total_s": device_prefill_s + device_decode_s,
+        },
+        "edge": {
+            "communication_s": base_uplink_s + downlink_s,
+            "computation_s": queue_s + edge_base_prefill_s + edge_decode_s,
+            "switching_s": (uplink_s - base_uplink_s) + (edge_prefill_s - edge_base_prefill_s),
+            "total_s": uplink_s + queue_s + edge_prefill_s + edge_decode_s + downlink_s,
+        },
+    }
+
+
 def estimate_terms(
     scenario: DeploymentScenario | str,
     prompt_tokens: object,
@@ -296,39 +204,33 @@ def estimate_terms(
     """Per-side ``{communication_s, computation_s, switching_s, total_s}`` (a TermEstimate).
 
     ``history_tokens``: dialogue tokens before this turn; ``*_cached_tokens``: each side's
-    valid cached prefix of them. ``output_tokens`` is the PREDICTED answer length. The terms
-    of each side sum to its ``total_s``, which equals :func:`device_latency` /
-    :func:`edge_latency` of the same turn.
+    valid cached prefix of them. ``output_tokens`` is the PREDICTED answer length. Each side's
+    ``total_s`` equals :func:`device_latency` / :func:`edge_latency` of the same turn; the
+    split into terms is :func:`terms_from_parts`.
     """
     sc = get_scenario(scenario)
     L, H = _num(prompt_tokens), _num(history_tokens)
-    out: dict[str, dict[str, np.ndarray | float]] = {}
-    for side, cached_raw in (("device", device_cached_tokens), ("edge", edge_cached_tokens)):
-        c = _num(cached_raw)
+    cached = {}
+    for side, raw in (("device", device_cached_tokens), ("edge", edge_cached_tokens)):
+        c = cached[side] = _num(raw)
         if (not 0.0 <= c <= H) if isinstance(c, float) and isinstance(H, float) else (
             np.any(np.less(c, 0)) or np.any(np.greater(c, H))
         ):
             raise EdgeRouteError(
-                f"{side}_cached_tokens must be in [0, history_tokens], got {cached_raw!r}"
+                f"{side}_cached_tokens must be in [0, history_tokens], got {raw!r}"
             )
-        if side == "device":
-            full = device_latency(sc, H - c + L, output_tokens, c)
-            base = device_latency(sc, L, output_tokens, H)
-            comm = 0.0 * full["total_s"]
-            comp = base["total_s"]
-        else:
-            args = (output_tokens, uplink_bps, downlink_bps, utilisation)
-            full = edge_latency(sc, H - c + L, *args, cached_tokens=c, channel=channel)
-            base = edge_latency(sc, L, *args, cached_tokens=H, channel=channel)
-            comm = base["uplink_s"] + base["downlink_s"]
-            comp = base["queue_s"] + base["prefill_s"] + base["decode_s"]
-        out[side] = {
-            "communication_s": _out(comm),
-            "computation_s": _out(comp),
-            "switching_s": _out(full["total_s"] - base["total_s"]),
-            "total_s": _out(full["total_s"]),
-        }
-    return out
+    c_d, c_e = cached["device"], cached["edge"]
+    dev = device_latency(sc, H - c_d + L, output_tokens, c_d)
+    dev_base = device_latency(sc, L, output_tokens, H)
+    args = (output_tokens, uplink_bps, downlink_bps, utilisation)
+    edge = edge_latency(sc, H - c_e + L, *args, cached_tokens=c_e, channel=channel)
+    edge_base = edge_latency(sc, L, *args, cached_tokens=H, channel=channel)
+    terms = terms_from_parts(
+        dev["prefill_s"], dev_base["prefill_s"], dev_base["decode_s"],
+        edge["uplink_s"], edge_base["uplink_s"], edge_base["queue_s"],
+        edge["prefill_s"], edge_base["prefill_s"], edge_base["decode_s"], edge_base["downlink_s"],
+    )  # fmt: skip
+    return {side: {k: as_output(v) for k, v in t.items()} for side, t in terms.items()}
 
 
 @dataclass(frozen=True)
@@ -369,14 +271,14 @@ def analytic_score(
         math.isfinite(alpha) and alpha >= 0, f"alpha must be finite and >= 0, got {alpha!r}"
     )
     delta = side_time_s(edge_terms, terms) - side_time_s(device_terms, terms)
-    if isinstance(p, _SCALARS):
+    if isinstance(p, SCALARS):
         require(0.0 <= p <= 1.0, f"p must be a probability in [0, 1], got {p!r}")
-        return _out((float(p) if terms.semantic else 0.5) - alpha * delta)
+        return as_output((float(p) if terms.semantic else 0.5) - alpha * delta)
     p_arr = np.asarray(p, dtype=np.float64)
     if p_arr.size and (np.any(p_arr < 0) or np.any(p_arr > 1)):
         raise EdgeRouteError(f"p must be a probability in [0, 1], got {p!r}")
     p_used = np.full_like(p_arr, 0.5) if not terms.semantic else p_arr
-    return _out(p_used - alpha * np.asarray(delta))
+    return as_output(p_used - alpha * np.asarray(delta))
 
 
 # --------------------------------------------------------------------------------------------

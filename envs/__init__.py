@@ -4,24 +4,27 @@ Importing this package registers ``EdgeRoute/SingleTurn-v0`` and ``EdgeRoute/Mul
 (idempotently: importing twice, or after another registration, is harmless). The single-turn
 environment also has a numpy-batched ``vector_entry_point`` (:mod:`envs.vector`).
 
-Modules: :mod:`envs.single_turn`, :mod:`envs.multi_turn` (the environments),
-:mod:`envs.base` (their shared step, latency and reward logic), :mod:`envs.config`
-(defaults and validation), :mod:`envs.observation` (slots, bounds, PCA), :mod:`envs.data`
-(trace loading and flattening), :mod:`envs.world` (channel, load and think-time paths),
-:mod:`envs.traces` (the traces). The per-step latency laws are the float fast paths of
-``cost_models`` (``compute.RooflineCoefficients``, ``channel.transmit_time_float_s``,
-``kv_cache.edge_retention_probability_float``): one implementation of each law.
+Modules: :mod:`envs.single_turn`, :mod:`envs.multi_turn` (the environments: their episode
+structure and outcome functions), :mod:`envs.vector` (the batched single-turn env),
+:mod:`envs.base` (the one ``step``, static configuration), :mod:`envs.outcome` (the outcome
+record, reward terms and weighted sum, the ``info`` builder), :mod:`envs.config` (defaults
+and validation), :mod:`envs.observation` (slots, bounds, the one encoder, PCA),
+:mod:`envs.data` (trace loading and flattening), :mod:`envs.world` (channel, load and
+think-time paths), :mod:`envs.traces` (the traces). Every latency law is ``cost_models``'s
+(the per-step ones through their float fast paths): one implementation of each.
 """
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
+from envs.config import MAX_EPISODE_STEPS
+
 #: Registered environment ids.
 SINGLE_TURN_ID = "EdgeRoute/SingleTurn-v0"
 MULTI_TURN_ID = "EdgeRoute/MultiTurn-v0"
-#: Upper bound on episode length (a config asking for more is rejected by the env).
-MAX_EPISODE_STEPS = 1000
+#: Both ids, for code that treats every environment alike (tests, benchmarks).
+ENV_IDS: tuple[str, str] = (SINGLE_TURN_ID, MULTI_TURN_ID)
 
 
 def register_envs() -> None:
@@ -43,4 +46,4 @@ def register_envs() -> None:
 
 register_envs()
 
-__all__ = ["MAX_EPISODE_STEPS", "MULTI_TURN_ID", "SINGLE_TURN_ID", "register_envs"]
+__all__ = ["ENV_IDS", "MAX_EPISODE_STEPS", "MULTI_TURN_ID", "SINGLE_TURN_ID", "register_envs"]

@@ -1,13 +1,23 @@
-"""The machinery both environments share: configuration, static costs, world, rewards.
+"""The one step path both environments share, and their static configuration.
 
-A subclass fixes the episode structure, draws the episode's world at ``reset``
-(:meth:`EdgeRouteEnv._begin_episode`) and implements ``step``; the static per-row costs, the
-reward and the configuration are here. Both are built for speed: everything that does not
-depend on the actions is computed once, vectorised through ``cost_models`` (per row of the
-trace at configuration, per episode at ``reset``); ``step`` only indexes (single-turn) or
-evaluates the few action-dependent latencies on Python floats through the scalar path of
-``cost_models.compute`` (multi-turn, where the KV state and the arrival times depend on the
-actions).
+HighwayEnv-style (``highway_env/envs/common/abstract.py``): :meth:`EdgeRouteEnv.step` is
+defined here only. A subclass fixes the episode structure through four hooks:
+
+* ``_begin_episode(rng)``: draw the episode's world at ``reset`` (every draw from ``rng`` =
+  ``self.np_random``, in counts that do not depend on the actions: common random numbers);
+* ``_outcomes()``: for the pending query, the :class:`envs.outcome.Outcome` of each action
+  (device, edge) and the router's estimate, from the world as it is now (no state change);
+* ``_advance(served)``: move the world past the served outcome to the next query's arrival
+  (time, KV caches, edge retention);
+* ``_observe()``: the observation of the pending query.
+
+The base turns each outcome into ``terms = self._rewards(outcome)`` and the reward
+``self._reward(terms)`` (the configured weighted sum, :func:`envs.outcome.weighted_reward`),
+and builds ``info`` with :mod:`envs.outcome`'s builders. ``step(a)`` returns exactly outcome
+``a`` of the pending query, so ``info["hindsight"]`` equals what ``step`` returns by
+construction. A new world dynamic is a path in :mod:`envs.world` drawn in
+``_begin_episode`` and read in ``_outcomes``; a new reward term is a change in
+:mod:`envs.outcome` only.
 
 Latency model (``cost_models.router_cost``, our reconstruction, not the paper's):
 
@@ -19,136 +29,65 @@ The uplink, queue, prefill and decode use the channel and load at the query's ar
 downlink uses the channel at the moment the answer is sent (arrival + the earlier parts), so
 time advances during service. The router's ``estimate`` uses the arrival-time state for both
 links and the *predicted* output length (train-split mean per side), never the realised one;
-its terms are ``cost_models.router_cost.estimate_terms``'s.
+its terms are ``cost_models.router_cost.terms_from_parts``'s.
 
-Randomness: every draw of an episode comes from ``self.np_random`` at ``reset``, in counts
-that do not depend on the actions (query order, think times, retention uniforms, the first
-stretch of the channel and load paths, and the seeds of the paths' own extension streams,
-see :mod:`envs.world`). So with the same reset seed every policy sees the same world: common
-random numbers.
+Everything that does not depend on the actions is computed once, vectorised through
+``cost_models`` (per row of the trace at configuration, :class:`RowCosts`; per episode at
+``reset``).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from cost_models import channel as channel_mod
-from cost_models import compute, kv_cache, router_cost
+from cost_models import deployment, kv_cache, link, roofline
+from cost_models.edge_load import LoadChain, decode_slowdown, queue_delay_s
 from cost_models.errors import EdgeRouteError
 from envs.config import (
     COMMON_VALIDATORS,
+    DEFAULT_DEPLOYMENT,
     EMBEDDING_MODES,
-    REWARD_TERMS,
+    MAX_EPISODE_STEPS,
     Validator,
+    common_default_config,
     merge_config,
-    positive_number,
 )
 from envs.data import PreparedSplit, get_trace, prepare_split
-from envs.observation import (
-    SCALAR_INDEX,
-    SCALAR_SLOTS,
-    SNR_RANGE_DB,
+from envs.outcome import (
+    Outcome,
+    add_pending_info,
+    reward_terms,
+    reward_weights,
+    served_info,
+    weighted_reward,
 )
-from envs.world import ChannelModel, LoadChain
+from envs.world import ChannelModel
 
-_SNR_LO, _SNR_HI = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
-
-#: Deployment preset used when neither the config nor the trace meta names one.
-DEFAULT_DEPLOYMENT = "phone_3b__edge_70b"
-SIDES = ("device", "edge")
+#: The actions: 0 = serve on the device, 1 = serve on the edge (``Discrete(2)``).
+ACTIONS: tuple[int, int] = (0, 1)
 
 
+class RowCosts(NamedTuple):
+    """Costs of each trace row of the split with nothing cached and no history (every
+    single-turn query, every first turn of a dialogue), vectorised through ``cost_models``
+    once per configuration: float64 arrays over the rows. Edge decodes are before the load
+    slow-down; ``*_predicted_s`` decode the predicted (train-mean) output length."""
 
-def _optional_name(options: Mapping[str, Any], what: str) -> Validator:
-    def check(key: str, value: Any) -> None:
-        if value is not None and value not in options:
-            raise EdgeRouteError(
-                f"config[{key!r}] = {value!r} is not a known {what}; allowed: None or one of "
-                f"{sorted(options)}"
-            )
-
-    return check
-
-
-def _optional_positive(key: str, value: Any) -> None:
-    if value is not None:
-        positive_number(key, value)
-
-
-#: Validators for every key of the shared config (a subclass adds its episode keys).
-VALIDATORS: dict[str, Validator] = {
-    **COMMON_VALIDATORS,
-    "deployment": _optional_name(router_cost.SCENARIO_PRESETS, "deployment scenario"),
-    "device_model": _optional_name(compute.MODEL_SPECS, "model"),
-    "edge_model": _optional_name(compute.MODEL_SPECS, "model"),
-    "device_hardware": _optional_name(compute.HARDWARE_SPECS, "hardware"),
-    "edge_hardware": _optional_name(compute.HARDWARE_SPECS, "hardware"),
-    "device_precision": _optional_name(compute.PRECISIONS, "precision"),
-    "edge_precision": _optional_name(compute.PRECISIONS, "precision"),
-    "channel": _optional_name(channel_mod.CHANNEL_PRESETS, "channel scenario"),
-    "device_kv_budget_bytes": _optional_positive,
-}
-
-
-def common_default_config() -> dict[str, Any]:
-    """The keys both environments share, with their defaults (one comment per key)."""
-    return {
-        # Which trace to replay: "synthetic" (built in, for tests) or a prepared benchmark
-        # ("mmlu", "gsm8k", "mt_bench", "mt_bench_101"), loaded with envs.traces.load_trace.
-        "benchmark": "synthetic",
-        # A Trace object to replay instead of `benchmark` (tests, user traces); None = use it.
-        "trace": None,
-        # Label pair preset passed to load_trace (which small/large models' outcomes); None =
-        # the trace's default pair.
-        "pair": None,
-        # Which fixed split the queries are drawn from: "train", "validation" or "test".
-        "split": "train",
-        # cost_models.router_cost.SCENARIO_PRESETS name; None = the trace meta's
-        # "deployment", else "phone_3b__edge_70b".
-        "deployment": None,
-        # Overrides of the deployment's device/edge model, hardware and precision (names in
-        # cost_models.compute MODEL_SPECS / HARDWARE_SPECS / PRECISIONS); None = keep.
-        "device_model": None,
-        "device_hardware": None,
-        "device_precision": None,
-        "edge_model": None,
-        "edge_hardware": None,
-        "edge_precision": None,
-        # cost_models.channel.CHANNEL_PRESETS name; None = the deployment's channel.
-        "channel": None,
-        # Device KV memory for this user's dialogue in bytes; None = the device hardware's
-        # kv_budget_bytes. Over capacity the device cache is evicted (cost_models.kv_cache).
-        "device_kv_budget_bytes": None,
-        # Mean user think time (s) between an answer and the next turn (multi-turn); in
-        # single-turn, whose arrivals are open loop, the mean gap between query arrivals.
-        # Modelled (lognormal, our assumption: reading the answer at ~240 words/min, see
-        # envs.world.think_times_s).
-        "think_time_mean_s": 30.0,
-        # Coefficient of variation of the think time (0 = constant).
-        "think_time_cv": 1.0,
-        # Block length (s) of the block-fading channel grid (envs.world.ChannelPath): well
-        # below the shadowing decorrelation time (50 m / 8.3 m/s = 6 s at 30 km/h), well above
-        # the fading coherence time (< 0.2 s at 2 GHz and >= 1 m/s).
-        "channel_block_s": 2.0,
-        # Reward = sum of weight * term over the terms of _rewards(): quality in [0, 1],
-        # latency in seconds, edge_call and switch in {0, 1}. Signs are in the weights.
-        "reward_weights": {"quality": 1.0, "latency": -0.1, "edge_call": -0.05, "switch": 0.0},
-        # Observation options: embedding "pca" (train-fitted, whitened), "full" (standardised)
-        # or "none"; pca_dim = number of principal components kept.
-        "observation": {"embedding": "pca", "pca_dim": 16},
-        # True: query order, think times, channel, load and edge-retention draws are fixed
-        # at reset, identical whatever the actions (common random numbers). False: retention
-        # draws (multi-turn) are made lazily, only when the edge holds a cache, from a stream
-        # of their own, so they differ between policies (a naive simulator).
-        "common_random_numbers": True,
-        # Dialogues (multi-turn) or queries (single-turn) of the synthetic trace.
-        "synthetic_size": 400,
-    }
+    device_prefill_s: np.ndarray
+    device_decode_s: np.ndarray
+    device_decode_predicted_s: np.ndarray
+    edge_prefill_s: np.ndarray
+    edge_decode_s: np.ndarray
+    edge_decode_predicted_s: np.ndarray
+    #: Bits on the wire of the prompt, and of the edge model's answer.
+    prompt_bits: np.ndarray
+    answer_bits: np.ndarray
 
 
 class EdgeRouteEnv(gym.Env):
@@ -157,19 +96,22 @@ class EdgeRouteEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
     #: Whether an episode replays whole dialogues (KV state carries across turns).
     multi_turn: bool = False
-    #: Longest episode the config may ask for (matches the registered max_episode_steps).
-    MAX_EPISODE_STEPS: int = 1000
+    #: The keys a subclass adds to (or whose defaults it changes in) the common config.
+    config_defaults: ClassVar[dict[str, Any]] = {}
+    #: Validators of the keys a subclass adds.
+    config_key_validators: ClassVar[dict[str, Validator]] = {}
 
     # ------------------------------------------------------------------ configuration
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        """The full default configuration (subclasses add their episode keys)."""
-        return common_default_config()
+        """The full default configuration: the common keys (``envs.config``) updated with the
+        subclass's ``config_defaults``."""
+        return {**common_default_config(), **copy.deepcopy(cls.config_defaults)}
 
     @classmethod
     def config_validators(cls) -> dict[str, Validator]:
-        return dict(VALIDATORS)
+        return {**COMMON_VALIDATORS, **cls.config_key_validators}
 
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -181,8 +123,9 @@ class EdgeRouteEnv(gym.Env):
             self.default_config(), config, self.config_validators()
         )
         self._configure()
+        layout = self.data.layout
         self.action_space = spaces.Discrete(2)
-        self.observation_space = spaces.Box(self._obs_low, self._obs_high, dtype=np.float32)
+        self.observation_space = spaces.Box(layout.low, layout.high, dtype=np.float32)
         self._episode_ready = False
         self.kv = kv_cache.DialogueKVState(device_capacity_tokens=self.device_capacity_tokens)
 
@@ -192,12 +135,13 @@ class EdgeRouteEnv(gym.Env):
         old = self.config
         self.config = new
         try:
-            shape_before = self._obs_low.shape
+            shape_before = self.observation_space.shape
             self._configure()
-            if self._obs_low.shape != shape_before:
+            shape = self.data.layout.low.shape
+            if shape != shape_before:
                 raise EdgeRouteError(
                     f"this config changes the observation shape from {shape_before} to "
-                    f"{self._obs_low.shape} (embedding options or the trace's embedding size); "
+                    f"{shape} (embedding options or the trace's embedding size); "
                     "the observation space is fixed at construction: pass it to gym.make"
                 )
         except Exception:
@@ -205,10 +149,10 @@ class EdgeRouteEnv(gym.Env):
             self._configure()
             raise
 
-    def _deployment(self, trace_meta: Mapping[str, Any]) -> router_cost.DeploymentScenario:
+    def _deployment(self, trace_meta: Mapping[str, Any]) -> deployment.DeploymentScenario:
         cfg = self.config
         name = cfg["deployment"] or trace_meta.get("deployment") or DEFAULT_DEPLOYMENT
-        base = router_cost.get_scenario(name)
+        base = deployment.get_scenario(name)
         try:
             return base.with_overrides(
                 device_model=cfg["device_model"],
@@ -230,8 +174,9 @@ class EdgeRouteEnv(gym.Env):
         trace = cfg["trace"]
         if trace is None:
             trace = get_trace(
-                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"]
-            )
+                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"],
+                cfg["document_tokens_mean"],
+            )  # fmt: skip
         obs_opts = {**common_default_config()["observation"], **cfg["observation"]}
         if obs_opts["embedding"] not in EMBEDDING_MODES:
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
@@ -252,10 +197,10 @@ class EdgeRouteEnv(gym.Env):
             )
         sc = self._deployment(trace.meta)
         self.scenario = sc
-        # The scalar roofline of cost_models.compute (coefficients cached there).
+        # The scalar roofline of cost_models.roofline (coefficients cached there).
         self._roof = (
-            compute.roofline_coefficients(sc.device_model, sc.device_hw, sc.device_precision),
-            compute.roofline_coefficients(sc.edge_model, sc.edge_hw, sc.edge_precision),
+            roofline.roofline_coefficients(sc.device_model, sc.device_hw, sc.device_precision),
+            roofline.roofline_coefficients(sc.edge_model, sc.edge_hw, sc.edge_precision),
         )
         budget = cfg["device_kv_budget_bytes"]
         if budget is None:
@@ -266,57 +211,41 @@ class EdgeRouteEnv(gym.Env):
             )
         self.channel_model = ChannelModel(sc.channel, cfg["channel_block_s"])
         self.load_chain = LoadChain()
-        self._queue_service_s = float(sc.edge_queue_service_s)
         # Load enters the latency only through its level: slow-down and queueing per level.
-        levels = np.asarray(self.load_chain.levels)
-        self._slow_lv = np.asarray(compute.decode_slowdown(levels), dtype=np.float64)
-        self._queue_lv = np.asarray(
-            compute.queue_delay_s(levels, self._queue_service_s), dtype=np.float64
+        levels = self.load_chain.levels_array
+        self.slowdown_per_level = np.asarray(decode_slowdown(levels), dtype=np.float64)
+        self.queue_per_level_s = np.asarray(
+            queue_delay_s(levels, float(sc.edge_queue_service_s)), dtype=np.float64
         )
-        self._slow_list = self._slow_lv.tolist()
-        self._queue_list = self._queue_lv.tolist()
+        self._slow_list = self.slowdown_per_level.tolist()
+        self._queue_list = self.queue_per_level_s.tolist()
         self._pred_out = self.data.predicted_output_tokens
-        self._pred_down_bits = float(channel_mod.text_payload_bits(self._pred_out[1]))
-        self._precompute_rows()
+        self._pred_down_bits = float(link.text_payload_bits(self._pred_out[1]))
+        self.costs = self._row_costs()
+        c = self.costs
+        # Per row, for the scalar (multi-turn) path: the first-turn costs as Python floats.
+        self._fresh = list(
+            zip(
+                c.device_prefill_s.tolist(), c.device_decode_s.tolist(),
+                c.device_decode_predicted_s.tolist(), c.edge_prefill_s.tolist(),
+                c.edge_decode_s.tolist(), c.edge_decode_predicted_s.tolist(), strict=True,
+            )
+        )  # fmt: skip
+        self._prompt_bits = c.prompt_bits.tolist()
+        self._answer_bits = c.answer_bits.tolist()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
-        w = cfg["reward_weights"]
-        self._weights = tuple(float(w.get(t, 0.0)) for t in REWARD_TERMS)
-        k = self.data.embedding_dim
-        emb_names = [f"embedding_{i}" for i in range(k)]
-        self.observation_names: list[str] = emb_names + [name for name, *_ in SCALAR_SLOTS]
-        low = [-5.0] * k + [lo for _, lo, _, _ in SCALAR_SLOTS]
-        high = [5.0] * k + [hi for _, _, hi, _ in SCALAR_SLOTS]
-        self._obs_low = np.asarray(low, dtype=np.float32)
-        self._obs_high = np.asarray(high, dtype=np.float32)
-        self._hist_slot = k + SCALAR_INDEX["log1p_history_tokens"]
-        self._dyn_start = k + SCALAR_INDEX["uplink_snr_db/10"]
-        self._dyn_end = k + SCALAR_INDEX["last_model_edge"] + 1
-        assert self._dyn_start - self._hist_slot == 3  # history, 2 predicted lengths, dynamics
-        static0 = self.data.static_obs[0]
-        self._pred_slots = (
-            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_device"]]),
-            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]]),
-        )
-        self._last_slots = (
-            k + SCALAR_INDEX["last_model_device"],
-            k + SCALAR_INDEX["last_model_edge"],
-        )
+        self._weights = reward_weights(cfg["reward_weights"])
+        self.observation_names: list[str] = list(self.data.layout.names)
         steps = self._max_steps()
-        if steps > self.MAX_EPISODE_STEPS:
+        if steps > MAX_EPISODE_STEPS:
             raise EdgeRouteError(
                 f"this config makes episodes of up to {steps} steps, above the registered "
-                f"max_episode_steps={self.MAX_EPISODE_STEPS}; shorten the episode"
+                f"max_episode_steps={MAX_EPISODE_STEPS}; shorten the episode"
             )
 
-    def _precompute_rows(self) -> None:
-        """Per-row costs that do not depend on the state, vectorised through cost_models.
-
-        ``_fresh[r]`` holds, for row ``r`` with nothing cached and no history (every
-        single-turn query, every first turn): device prefill, decode (realised), decode
-        (predicted), edge prefill, decode (realised), decode (predicted), the latter two before
-        the load slow-down. Computed with ``cost_models.compute`` itself.
-        """
+    def _row_costs(self) -> RowCosts:
+        """:class:`RowCosts` of the split, with ``cost_models.roofline`` and ``link``."""
         d, sc = self.data, self.scenario
         prompt = np.asarray(d.prompt_tokens, dtype=np.float64)
         out_d = np.asarray(d.output_tokens[0], dtype=np.float64)
@@ -324,40 +253,76 @@ class EdgeRouteEnv(gym.Env):
         pred_d, pred_e = self._pred_out
         dm, dh, dp = sc.device_model, sc.device_hw, sc.device_precision
         em, eh, ep = sc.edge_model, sc.edge_hw, sc.edge_precision
-        cols = [
-            compute.prefill_time_s(dm, dh, prompt, 0, dp),
-            compute.decode_time_s(dm, dh, prompt, out_d, dp),
-            compute.decode_time_s(dm, dh, prompt, np.full_like(prompt, pred_d), dp),
-            compute.prefill_time_s(em, eh, prompt, 0, ep),
-            compute.decode_time_s(em, eh, prompt, out_e, ep),
-            compute.decode_time_s(em, eh, prompt, np.full_like(prompt, pred_e), ep),
-        ]
-        self._fresh_arr = np.column_stack(cols)
-        self._fresh = [tuple(row) for row in self._fresh_arr.tolist()]
-        self._prompt_bits_arr = np.asarray(channel_mod.text_payload_bits(prompt))
-        self._answer_bits_arr = np.asarray(channel_mod.text_payload_bits(out_e))
-        self._prompt_bits = self._prompt_bits_arr.tolist()
-        self._answer_bits = self._answer_bits_arr.tolist()
-        self._quality_arr = (np.asarray(d.quality[0]), np.asarray(d.quality[1]))
-        self._semantic_arr = np.asarray(d.semantic_p, dtype=np.float64)
-        # Per row: what a served query's info reports besides its latencies.
-        self._row_meta = [
-            (bench, dialogue, turn, tokens, bits / 8.0, p)
-            for bench, dialogue, turn, tokens, bits, p in zip(
-                d.row_benchmark, d.row_dialogue, d.turn_index, d.prompt_tokens,
-                self._prompt_bits, d.semantic_p, strict=True,
-            )
-        ]  # fmt: skip
+        return RowCosts(
+            device_prefill_s=roofline.prefill_time_s(dm, dh, prompt, 0, dp),
+            device_decode_s=roofline.decode_time_s(dm, dh, prompt, out_d, dp),
+            device_decode_predicted_s=roofline.decode_time_s(
+                dm, dh, prompt, np.full_like(prompt, pred_d), dp
+            ),
+            edge_prefill_s=roofline.prefill_time_s(em, eh, prompt, 0, ep),
+            edge_decode_s=roofline.decode_time_s(em, eh, prompt, out_e, ep),
+            edge_decode_predicted_s=roofline.decode_time_s(
+                em, eh, prompt, np.full_like(prompt, pred_e), ep
+            ),
+            prompt_bits=np.asarray(link.text_payload_bits(prompt)),
+            answer_bits=np.asarray(link.text_payload_bits(out_e)),
+        )
 
-    # ------------------------------------------------------------------ episode structure
+    # ------------------------------------------------------------------ episode hooks
 
     def _max_steps(self) -> int:
+        """Longest episode this config makes (checked against ``MAX_EPISODE_STEPS``)."""
         raise NotImplementedError
 
     def _begin_episode(self, rng: np.random.Generator) -> None:
-        """Draw the episode's world from ``rng`` (= ``self.np_random``), prepare the first
-        query (``self._obs``, ``self._info0``)."""
+        """Draw the episode's world from ``rng`` (= ``self.np_random``); set ``_n_steps``."""
         raise NotImplementedError
+
+    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
+        """``((device, edge), estimate)`` for the pending query ``self._k``: the realised
+        outcome of each action and the router's estimate (fresh objects, no state change)."""
+        raise NotImplementedError
+
+    def _advance(self, served: Outcome) -> None:
+        """Move the world past ``served`` to the arrival of query ``self._k`` (already the
+        next index; on the last step ``self._k == self._n_steps``)."""
+        raise NotImplementedError
+
+    def _observe(self) -> np.ndarray:
+        """The observation of the pending query (a fresh array, not written again)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ rewards
+
+    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``; override to change them):
+    #: :func:`envs.outcome.reward_terms`.
+    _rewards = staticmethod(reward_terms)
+
+    def _reward(self, terms: Mapping[str, Any]) -> Any:
+        """The reward: ``sum_k weight_k * term_k`` with ``config["reward_weights"]``."""
+        return weighted_reward(self._weights, terms)
+
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[tuple | None, tuple]:
+        """``(terms, rewards)`` of the two outcomes: ``terms = self._rewards(outcome)`` and
+        ``reward = self._reward(terms)`` of each. (The single-turn env returns no terms and
+        reads the rewards from its episode table, computed by these same two methods on the
+        episode's array outcomes at reset; ``step`` then computes the served one's terms.)"""
+        rewards, reward = self._rewards, self._reward
+        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
+        return terms, (reward(terms[0]), reward(terms[1]))
+
+    def _evaluate_pending(self) -> None:
+        """Both outcomes of the pending query, their rewards, and its observation."""
+        self._pending, self._estimate = self._outcomes()
+        self._pending_terms, self._pending_rewards = self._score(self._pending)
+        self._obs = self._observe()
+
+    def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        pending = self._pending
+        return add_pending_info(
+            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
+            self._pending_rewards,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -373,38 +338,50 @@ class EdgeRouteEnv(gym.Env):
         self._k = 0
         self._begin_episode(self.np_random)
         self._episode_ready = True
-        return self._obs, self._info0
+        self._evaluate_pending()
+        return self._obs, self._pending_info({})
 
-    def _check_action(self, action: Any) -> int:
+    def step(self, action):
+        """Serve the pending query on ``action`` (0 device, 1 edge); see the module docstring."""
+        if action.__class__ is not int or not (action == 0 or action == 1):
+            action = self._action(action)
+        elif not self._episode_ready:
+            self._action(action)  # raises: reset first
+        served = self._pending[action]
+        terms = self._pending_terms
+        terms = self._rewards(served) if terms is None else terms[action]
+        info = served_info(served, terms, self.data.row_meta[served.row])
+        reward = self._pending_rewards[action]
+        self._last = action
+        self._k += 1
+        self._advance(served)
+        if self._k >= self._n_steps:
+            self._episode_ready = False
+            return self._obs.copy(), reward, True, False, info
+        self._evaluate_pending()
+        pending = self._pending
+        return self._obs, reward, False, False, add_pending_info(
+            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
+            self._pending_rewards,
+        )  # fmt: skip
+
+    def _action(self, action: Any) -> int:
+        """``action`` as 0 or 1 if it is an element of ``Discrete(2)`` (a Python or numpy
+        integer, or a 0-d integer array); otherwise, or before ``reset``, EdgeRouteError."""
         if not self._episode_ready:
             raise EdgeRouteError("call reset() before step(), and again after the episode ends")
-        a = int(action)
-        if a != action or (a != 0 and a != 1):
-            raise EdgeRouteError(f"action must be 0 (device) or 1 (edge), got {action!r}")
-        return a
-
-    # ------------------------------------------------------------------ rewards
-
-    def _rewards(
-        self, action: int, quality: float, latency_s: float, switched: bool
-    ) -> dict[str, float]:
-        """Named reward terms of serving a query with ``action`` (HighwayEnv style).
-
-        ``quality`` in [0, 1]; ``latency`` the realised seconds; ``edge_call`` 1 on the edge;
-        ``switch`` 1 if the side differs from the previous turn's in this dialogue (or the
-        previous query's in single-turn). The reward is ``sum(weight[k] * term[k])``.
-        """
-        return {
-            "quality": quality,
-            "latency": latency_s,
-            "edge_call": float(action),
-            "switch": 1.0 if switched else 0.0,
-        }
-
-    def _base_reward(self, action: Any, quality: Any, latency_s: Any) -> Any:
-        """The part of the reward that does not depend on the previous action (vectorised)."""
-        w_q, w_l, w_e, _ = self._weights
-        return w_q * quality + w_l * latency_s + w_e * action
+        if isinstance(action, (int, np.integer)) or (
+            isinstance(action, np.ndarray)
+            and action.shape == ()
+            and np.issubdtype(action.dtype, np.integer)
+        ):
+            a = int(action)
+            if a in ACTIONS:
+                return a
+        raise EdgeRouteError(
+            f"action must be 0 (device) or 1 (edge), an integer of Discrete(2); got {action!r}"
+            f" ({type(action).__name__})"
+        )
 
     def render(self) -> None:
         """Nothing to draw: this environment has no visual state (returns None)."""

@@ -14,10 +14,16 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cost_models.errors import EdgeRouteError
+import numpy as np
 
-#: The reward terms every environment computes (``_rewards()``); the weights dict has these keys.
-REWARD_TERMS: tuple[str, ...] = ("quality", "latency", "edge_call", "switch")
+from cost_models import catalogue, channel, deployment
+from cost_models.errors import EdgeRouteError
+from envs.outcome import DEFAULT_REWARD_WEIGHTS, REWARD_TERMS
+
+#: Longest episode a config may ask for: the ``max_episode_steps`` both ids are registered with.
+MAX_EPISODE_STEPS = 1000
+#: Deployment preset used when neither the config nor the trace meta names one.
+DEFAULT_DEPLOYMENT = "phone_3b__edge_70b"
 #: Allowed embedding handling in the observation.
 EMBEDDING_MODES: tuple[str, ...] = ("pca", "full", "none")
 #: Allowed splits (fixed in the traces).
@@ -112,18 +118,42 @@ def benchmark_name(key: str, value: Any) -> None:
         )
 
 
-#: Validators of the keys every environment shares.
+def _optional_name(options: Mapping[str, Any], what: str) -> Validator:
+    def check(key: str, value: Any) -> None:
+        if value is not None and value not in options:
+            raise EdgeRouteError(
+                f"config[{key!r}] = {value!r} is not a known {what}; allowed: None or one of "
+                f"{sorted(options)}"
+            )
+
+    return check
+
+
+def _optional_positive(key: str, value: Any) -> None:
+    if value is not None:
+        positive_number(key, value)
+
+
+def _optional_non_negative(key: str, value: Any) -> None:
+    if value is not None:
+        non_negative_number(key, value)
+
+
+#: Validators of the keys every environment shares (a subclass adds its episode keys).
 COMMON_VALIDATORS: dict[str, Validator] = {
     "benchmark": benchmark_name,
     "trace": trace_object,
     "pair": optional_str,
     "split": one_of(SPLIT_NAMES),
-    "deployment": optional_str,
-    "device_model": optional_str,
-    "device_hardware": optional_str,
-    "edge_model": optional_str,
-    "edge_hardware": optional_str,
-    "channel": optional_str,
+    "deployment": _optional_name(deployment.SCENARIO_PRESETS, "deployment scenario"),
+    "device_model": _optional_name(catalogue.MODEL_SPECS, "model"),
+    "edge_model": _optional_name(catalogue.MODEL_SPECS, "model"),
+    "device_hardware": _optional_name(catalogue.HARDWARE_SPECS, "hardware"),
+    "edge_hardware": _optional_name(catalogue.HARDWARE_SPECS, "hardware"),
+    "device_precision": _optional_name(catalogue.PRECISIONS, "precision"),
+    "edge_precision": _optional_name(catalogue.PRECISIONS, "precision"),
+    "channel": _optional_name(channel.CHANNEL_PRESETS, "channel scenario"),
+    "device_kv_budget_bytes": _optional_positive,
     "think_time_mean_s": positive_number,
     "think_time_cv": non_negative_number,
     "channel_block_s": positive_number,
@@ -131,7 +161,85 @@ COMMON_VALIDATORS: dict[str, Validator] = {
     "observation": observation_options,
     "common_random_numbers": boolean,
     "synthetic_size": positive_int,
+    "document_tokens_mean": _optional_non_negative,
+    "history_authors": boolean,
 }
+
+
+def common_default_config() -> dict[str, Any]:
+    """The keys both environments share, with their defaults (one comment per key)."""
+    return {
+        # Which trace to replay: "synthetic" (built in, for tests) or a prepared benchmark
+        # ("mmlu", "gsm8k", "mt_bench", "mt_bench_101"), loaded with envs.traces.load_trace.
+        "benchmark": "synthetic",
+        # A Trace object to replay instead of `benchmark` (tests, user traces); None = use it.
+        "trace": None,
+        # Label pair preset passed to load_trace (which small/large models' outcomes); None =
+        # the trace's default pair.
+        "pair": None,
+        # Which fixed split the queries are drawn from: "train", "validation" or "test".
+        "split": "train",
+        # cost_models.deployment.SCENARIO_PRESETS name; None = the trace meta's
+        # "deployment", else "phone_3b__edge_70b".
+        "deployment": None,
+        # Overrides of the deployment's device/edge model, hardware and precision (names in
+        # cost_models.catalogue MODEL_SPECS / HARDWARE_SPECS / PRECISIONS); None = keep.
+        "device_model": None,
+        "device_hardware": None,
+        "device_precision": None,
+        "edge_model": None,
+        "edge_hardware": None,
+        "edge_precision": None,
+        # cost_models.channel.CHANNEL_PRESETS name; None = the deployment's channel.
+        "channel": None,
+        # Device KV memory for this user's dialogue in bytes; None = the app budget of
+        # cost_models.device_memory (a share of the device's RAM less the weights). Past it
+        # the device keeps and recomputes a window of history (device_memory.device_turn).
+        "device_kv_budget_bytes": None,
+        # Mean user think time (s) between an answer and the next turn (multi-turn); in
+        # single-turn, whose arrivals are open loop, the mean gap between query arrivals.
+        # Modelled (lognormal, our assumption: reading the answer at ~240 words/min, see
+        # envs.world.think_times_s).
+        "think_time_mean_s": 30.0,
+        # Coefficient of variation of the think time (0 = constant).
+        "think_time_cv": 1.0,
+        # Block length (s) of the block-fading channel grid (envs.world.ChannelPath): well
+        # below the shadowing decorrelation time (50 m / 8.3 m/s = 6 s at 30 km/h), well above
+        # the fading coherence time (< 0.2 s at 2 GHz and >= 1 m/s).
+        "channel_block_s": 2.0,
+        # Reward = sum of weight * term over envs.outcome.REWARD_TERMS: quality in [0, 1],
+        # latency in seconds, edge_call and switch in {0, 1}. Signs are in the weights.
+        "reward_weights": dict(DEFAULT_REWARD_WEIGHTS),
+        # Observation options: embedding "pca" (train-fitted, whitened), "full" (standardised)
+        # or "none"; pca_dim = number of principal components kept.
+        "observation": {"embedding": "pca", "pca_dim": 16},
+        # True: query order, think times, channel, load and edge-retention draws are fixed
+        # at reset, identical whatever the actions (common random numbers). False: retention
+        # draws (multi-turn) are made lazily, only when the edge holds a cache, from a stream
+        # of their own, so they differ between policies (a naive simulator).
+        "common_random_numbers": True,
+        # Dialogues (multi-turn) or queries (single-turn) of the synthetic trace.
+        "synthetic_size": 400,
+        # long_sessions only: the average document length (tokens) the sessions are scaled to
+        # (envs.traces.long_sessions.with_document_tokens; None = as prepared, 1,000).
+        "document_tokens_mean": None,
+        # Multi-turn traces that model it (mt_eval): a turn's quality moves with the quality
+        # of the answers in its history when the other side wrote them
+        # (envs.traces.mt_eval_quality.HistoryAuthors); False = every turn keeps its trace
+        # quality whoever served the history.
+        "history_authors": True,
+    }
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars turned into Python ones (inside dicts too), so that a config
+    built from numpy results (``np.float64(0.3)``, ``np.int64(5)``, ``np.bool_(True)``) is
+    validated and stored like its plain equivalent."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping) and any(isinstance(v, np.generic) for v in value.values()):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def merge_config(
@@ -156,6 +264,7 @@ def merge_config(
     merged = {k: v for k, v in base.items() if k != "trace"}
     merged = copy.deepcopy(merged)
     merged["trace"] = base.get("trace")
+    overrides = {key: plain(value) for key, value in overrides.items()}
     for key, value in overrides.items():
         if isinstance(merged.get(key), dict) and isinstance(value, Mapping):
             merged[key] = {**merged[key], **value}

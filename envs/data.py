@@ -13,13 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cost_models.errors import EdgeRouteError
-from envs.observation import (
-    LOG_TOKENS_MAX,
-    SCALAR_INDEX,
-    SCALAR_SLOTS,
-    TURN_INDEX_MAX,
-    reduce_embeddings,
-)
+from envs.observation import ObservationLayout, reduce_embeddings
+from envs.outcome import RowMeta
 from envs.traces.schema import Trace
 
 #: Turns per dialogue of the synthetic trace a multi-turn environment builds.
@@ -29,9 +24,24 @@ _TRACE_MEMO: dict[tuple, Trace] = {}
 _PREP_MEMO: dict[tuple, tuple[Trace, PreparedSplit]] = {}
 
 
-def get_trace(benchmark: str, pair: str | None, multi_turn: bool, synthetic_size: int) -> Trace:
-    """The trace of ``benchmark`` (``"synthetic"`` builds one; others use ``load_trace``)."""
-    key = (benchmark, pair, multi_turn if benchmark == "synthetic" else None, synthetic_size)
+def get_trace(
+    benchmark: str,
+    pair: str | None,
+    multi_turn: bool,
+    synthetic_size: int,
+    document_tokens_mean: float | None = None,
+) -> Trace:
+    """The trace of ``benchmark`` (``"synthetic"`` builds one; others use ``load_trace``);
+    ``long_sessions`` with its documents scaled to ``document_tokens_mean`` if given."""
+    if document_tokens_mean is not None and benchmark != "long_sessions":
+        raise EdgeRouteError(
+            f"config['document_tokens_mean'] applies to benchmark 'long_sessions' only, not "
+            f"{benchmark!r}; leave it None"
+        )
+    key = (
+        benchmark, pair, multi_turn if benchmark == "synthetic" else None, synthetic_size,
+        document_tokens_mean,
+    )  # fmt: skip
     if key in _TRACE_MEMO:
         return _TRACE_MEMO[key]
     if benchmark == "synthetic":
@@ -50,6 +60,10 @@ def get_trace(benchmark: str, pair: str | None, multi_turn: bool, synthetic_size
                 "config['trace']"
             ) from None
         trace = load_trace(benchmark, pair=pair)
+        if document_tokens_mean is not None:
+            from envs.traces.long_sessions import with_document_tokens
+
+            trace = with_document_tokens(trace, float(document_tokens_mean))
     _TRACE_MEMO[key] = trace
     return trace
 
@@ -64,12 +78,11 @@ class PreparedSplit:
     quality: tuple[list[float], list[float]]
     semantic_p: list[float]
     turn_index: list[int]
-    row_benchmark: list[str]
-    row_dialogue: list[str]
+    row_meta: list[RowMeta]  # benchmark, dialogue id, turn index of each row
     dialogue_starts: np.ndarray  # start row of each dialogue, plus n_rows at the end
     predicted_output_tokens: tuple[float, float]  # train-split means (device, edge)
+    layout: ObservationLayout  # the observation's slots (embedding_dim + the scalar slots)
     static_obs: np.ndarray  # float32 [n_rows, obs_dim] with every static slot filled
-    embedding_dim: int
     benchmark: str
     quality_source: str
 
@@ -122,9 +135,6 @@ def prepare_split(
         else np.zeros((len(frame), 0), dtype=np.float32)
     )
     emb = emb_all[row_pos]
-    k = emb.shape[1]
-    static = np.zeros((n, k + len(SCALAR_SLOTS)), dtype=np.float32)
-    static[:, :k] = emb
     train = frame.loc[train_mask]
     pred = (
         float(train["output_tokens_small"].mean()),
@@ -135,18 +145,8 @@ def prepare_split(
         raise EdgeRouteError("trace rows need prompt_tokens >= 1")
     turn = sub["turn_index"].to_numpy(np.int64)
     sp = np.clip(np.asarray(trace.semantic_p, dtype=np.float64)[row_pos], 0.0, 1.0)
-    s = k
-    static[:, s + SCALAR_INDEX["semantic_p"]] = sp
-    static[:, s + SCALAR_INDEX["log1p_prompt_tokens"]] = np.minimum(
-        np.log1p(prompt), LOG_TOKENS_MAX
-    )
-    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_device"]] = min(
-        np.log1p(pred[0]), LOG_TOKENS_MAX
-    )
-    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]] = min(
-        np.log1p(pred[1]), LOG_TOKENS_MAX
-    )
-    static[:, s + SCALAR_INDEX["turn_index/10"]] = np.minimum(turn / 10.0, TURN_INDEX_MAX)
+    layout = ObservationLayout(emb.shape[1])
+    static = layout.static(emb, sp, prompt, pred, turn)
     dialogue = sub["dialogue_id"].to_numpy().astype(str)
     if multi_turn:
         starts = np.flatnonzero(np.r_[True, dialogue[1:] != dialogue[:-1]])
@@ -162,12 +162,17 @@ def prepare_split(
         quality=(_column(sub, "quality_small", float), _column(sub, "quality_large", float)),
         semantic_p=sp.tolist(),
         turn_index=turn.tolist(),
-        row_benchmark=sub["benchmark"].astype(str).tolist(),
-        row_dialogue=dialogue.tolist(),
+        row_meta=[
+            RowMeta(b, d, t)
+            for b, d, t in zip(
+                sub["benchmark"].astype(str).tolist(), dialogue.tolist(), turn.tolist(),
+                strict=True,
+            )
+        ],
         dialogue_starts=np.r_[starts, n].astype(np.int64),
         predicted_output_tokens=pred,
+        layout=layout,
         static_obs=static,
-        embedding_dim=k,
         benchmark=str(trace.meta.get("benchmark", sub["benchmark"].iloc[0])),
         quality_source=str(trace.meta.get("quality_source", sub["quality_source"].iloc[0])),
     )

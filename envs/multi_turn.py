@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from cost_models.channel import text_payload_bits_float
-from cost_models.channel import transmit_time_float_s as transmit_time_s
-from cost_models.kv_cache import edge_retention_probability_float as edge_retention_probability
-from envs.base import SIDES, EdgeRouteEnv, common_default_config
+from cost_models.errors import EdgeRouteError
+from cost_models.kv_cache import edge_retention_probability_float
+from cost_models.link import text_payload_bits_float, transmit_time_float_s
+from cost_models.router_cost import terms_from_parts
+from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.observation import LOG_TOKENS_MAX, RATE_SLOT_MAX, SNR_RANGE_DB
-from envs.world import ChannelPath, LoadPath
+from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_weights, weighted_reward
+from envs.traces.mt_eval_quality import HistoryAuthors
+from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
-_SNR_LO, _SNR_HI = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
 #: Service time allowed per turn when sizing the world drawn at reset (s): on MT-Bench-101
 #: with the default deployment 99% of turns take under 9 s; a longer episode extends the
 #: paths from their own streams (about 1% of episodes).
 SERVICE_ALLOWANCE_S = 10.0
+#: Channel blocks drawn at reset are rounded up to a multiple of this (so that few sizes of
+#: the first-chunk filter matrix, ``envs.world.ChannelModel.stacked_filter``, exist and they
+#: stay cached), and capped at ``MAX_RESET_BLOCKS``.
+BLOCK_QUANTUM = 16
+MAX_RESET_BLOCKS = 1 << 14
+
+
+class HindsightProblem(NamedTuple):
+    """The pending dialogue's realised world (``MultiTurnEnv.hindsight_problem``), in the form
+    agents.hindsight_search.best_sequence takes: remaining turns, oracle, state, and
+    ``restore()`` to put the environment back as it was."""
+
+    n_turns: int
+    oracle: Any
+    state0: tuple
+    restore: Any
 
 
 class MultiTurnEnv(EdgeRouteEnv):
@@ -90,25 +107,17 @@ class MultiTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = True
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
-                "benchmark": "mt_bench_101",
-                # Dialogues of one user per episode, played back to back.
-                "dialogues_per_episode": 1,
-                # Mean think time between turns of a dialogue (s); modelled, lognormal.
-                "think_time_mean_s": 20.0,
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "dialogues_per_episode": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
+        "benchmark": "mt_bench_101",
+        # Dialogues of one user per episode, played back to back.
+        "dialogues_per_episode": 1,
+        # Mean think time between turns of a dialogue (s); modelled, lognormal.
+        "think_time_mean_s": 20.0,
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {
+        "dialogues_per_episode": positive_int
+    }
 
     def _max_steps(self) -> int:
         starts = self.data.dialogue_starts
@@ -134,15 +143,17 @@ class MultiTurnEnv(EdgeRouteEnv):
         self._starts: list[int] = self.data.dialogue_starts.tolist()
         cfg = self.config
         mean_s, cv = float(cfg["think_time_mean_s"]), float(cfg["think_time_cv"])
-        # Think times: envs.world.think_times_s's lognormal (mu, sigma), from standard normals.
-        sigma = math.sqrt(math.log1p(cv * cv)) if cv > 0 else 0.0
-        self._think_law = (mean_s, sigma, math.log(mean_s) - sigma * sigma / 2.0)
+        # Think times: envs.world.think_times_s's lognormal, drawn here from standard normals.
+        self._think_mean_s = mean_s
+        self._think_mu, self._think_sigma = lognormal_params(mean_s, cv)
         self._crn = bool(cfg["common_random_numbers"])
-        self._levels: list[float] = list(self.load_chain.levels)
+        # Whose answers form the history (mt_eval): the trace's kappa, or 0 (no effect).
+        kappa = self.trace.meta.get("author_kappa") if cfg["history_authors"] else None
+        self._authors = HistoryAuthors(float(kappa) if kappa else 0.0)
 
     def _begin_episode(self, rng: np.random.Generator) -> None:
         """Draw the episode's dialogues, think times, retention uniforms and world (fixed
-        counts from ``rng``), and prepare the first turn."""
+        counts from ``rng``)."""
         rows = self._episode_rows(rng)
         n = len(rows)
         self._rows = rows
@@ -150,30 +161,30 @@ class MultiTurnEnv(EdgeRouteEnv):
         starts = self._is_start
         self._new_dialogue = [starts[r] for r in rows]
         cm, lc = self.channel_model, self.load_chain
-        mean_s, sigma, mu = self._think_law
+        sigma = self._think_sigma
         if sigma > 0:
-            exp = math.exp
+            exp, mu = math.exp, self._think_mu
             think = [exp(mu + sigma * x) for x in rng.standard_normal(n).tolist()]
         else:
-            think = [mean_s] * n
+            think = [self._think_mean_s] * n
         self._think = think
         # The world drawn now covers the think times plus SERVICE_ALLOWANCE_S per turn; a
-        # longer episode extends the paths from their own streams (seeded here). Blocks are
-        # rounded up to a multiple of 16, so that few first-chunk filter matrices
-        # (envs.world.ChannelModel.stacked_filter) exist and they stay cached.
+        # longer episode extends the paths from their own streams (seeded here).
         horizon_s = sum(think) - think[-1] + n * SERVICE_ALLOWANCE_S
-        blocks = min(((int(horizon_s / cm.block_s) >> 4) + 1) << 4, 1 << 14)
-        z = rng.standard_normal((blocks, 5))
-        u = rng.random(n + 2 * lc.jumps_for(horizon_s) + 4).tolist()
-        # Seeds of the extension streams (53 random bits each), used only if needed.
-        self._lazy_seed = int(u[-1] * 9007199254740992.0)
+        blocks = (int(horizon_s / cm.block_s) // BLOCK_QUANTUM + 1) * BLOCK_QUANTUM
+        z = rng.standard_normal((min(blocks, MAX_RESET_BLOCKS), 5))
+        # One uniform per turn (edge retention), the load path's jumps, then the seeds of the
+        # three extension streams (channel, load, lazy retention), used only if needed.
+        u = rng.random(n + 2 * load_jumps_for(lc, horizon_s) + 4).tolist()
+        self._lazy_seed = seed_from_uniform(u[-1])
         self._lazy = None
         self._retention_u = u[:n] if self._crn else None
-        self.channel = ChannelPath(cm, int(u[-3] * 9007199254740992.0), z)
-        self.load = LoadPath(lc, int(u[-2] * 9007199254740992.0), u[n:-3])
+        self.channel = ChannelPath(cm, seed_from_uniform(u[-3]), z)
+        self.load = LoadPath(lc, seed_from_uniform(u[-2]), u[n:-3])
         kv = self.kv
         kv.device_capacity_tokens = self.device_capacity_tokens
         kv.reset()
+        self._authors.reset()
         self._t = 0.0
         self._edge_last_s = 0.0
         static = self.data.static_obs
@@ -181,12 +192,6 @@ class MultiTurnEnv(EdgeRouteEnv):
             self._obs_all = static[rows[0] : rows[-1] + 1].copy()
         else:
             self._obs_all = static[rows]
-        self._prepare_pending()
-        self._info0 = {
-            "semantic_p": self._pinfo_p,
-            "estimate": self._estimate,
-            "hindsight": self._hindsight,
-        }
 
     @property
     def _lazy_rng(self) -> np.random.Generator:
@@ -196,128 +201,96 @@ class MultiTurnEnv(EdgeRouteEnv):
             self._lazy = np.random.default_rng(self._lazy_seed)
         return self._lazy
 
-    def step(self, action):
-        if not self._episode_ready or not (action == 0 or action == 1):
-            self._check_action(action)  # raises the right error
-        a = 1 if action == 1 else 0
-        d = self.data
-        r = self._row
-        kv = self.kv
-        side = SIDES[a]
-        q = d.quality[a][r]
-        if a == 0:
-            prefill_s, decode_s, latency_s = self._lat_d
-            latency = {"prefill_s": prefill_s, "decode_s": decode_s, "total_s": latency_s}
-            recomputed = self._rec_d
-            uplink_tokens = 0
-            uplink_bytes = 0.0
-        else:
-            up_s, queue_s, prefill_s, decode_s, down_s, latency_s = self._lat_e
-            latency = {
-                "uplink_s": up_s, "queue_s": queue_s, "prefill_s": prefill_s,
-                "decode_s": decode_s, "downlink_s": down_s, "total_s": latency_s,
-            }  # fmt: skip
-            recomputed = self._rec_e
-            uplink_tokens = self._up_tokens
-            uplink_bytes = self._up_bits / 8.0
-        last = self._last
-        switched = last >= 0 and a != last
-        meta = self._row_meta[r]
-        reward = self._hindsight["reward"][a]
-        k = self._k + 1
-        self._k = k
-        last_step = k >= self._n_steps
-        if not (last_step or self._new_dialogue[k]):
-            # The KV state carries to the next turn of this dialogue.
-            kv.grow(side, meta[3], d.output_tokens[a][r])
-        t_done = self._t + latency_s
-        if a == 1:
+    def _advance(self, served: Outcome) -> None:
+        """The dialogue grows by the served turn; the user reads the answer and sends the next
+        turn after a think time; the edge keeps or drops its cache over the idle gap."""
+        k = self._k
+        t_done = served.time_s
+        if served.action == 1:
             self._edge_last_s = t_done
-        info = {
-            "rewards": {
-                "quality": q, "latency": latency_s, "edge_call": float(a),
-                "switch": 1.0 if switched else 0.0,
-            },
-            "latency": latency,
-            "latency_s": latency_s,
-            "quality": q,
-            "model": side,
-            "switched": switched,
-            "recomputed_tokens": recomputed,
-            "uplink_tokens": uplink_tokens,
-            "uplink_bytes": uplink_bytes,
-            "benchmark": meta[0],
-            "dialogue_id": meta[1],
-            "turn_index": meta[2],
-            "time_s": t_done,
-        }  # fmt: skip
-        self._last = a
-        if last_step:
-            self._episode_ready = False
+        if k >= self._n_steps:
             self._t = t_done
-            return self._obs.copy(), reward, True, False, info
-        self._t = t_done + self._think[k - 1]
-        if self._new_dialogue[k]:
+            return
+        kv = self.kv
+        new_dialogue = self._new_dialogue[k]
+        if not new_dialogue:
+            # The KV state carries to the next turn of this dialogue, and so does its history.
+            a, r = served.action, served.row
+            kv.grow(SIDES[a], self.data.prompt_tokens[r], self.data.output_tokens[a][r])
+            q = self.data.quality
+            self._authors.served(served.quality, q[0][r], q[1][r])
+        t = self._t = t_done + self._think[k - 1]
+        if new_dialogue:
             kv.reset()
+            self._authors.reset()
             self._last = -1
         elif kv.cached_tokens["edge"] > 0:
             # Edge retention over the idle gap before turn k (one uniform per turn in CRN).
-            t = self._t
-            p = edge_retention_probability(
+            p = edge_retention_probability_float(
                 t - self._edge_last_s if t > self._edge_last_s else 0.0,
-                self._levels[self.load.level(t)],
+                self.load_chain.levels[self.load.level(t)],
             )
             u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
             if not u < p:
                 kv.evict_edge()
-        self._prepare_pending()
-        info["semantic_p"] = self._pinfo_p
-        info["estimate"] = self._estimate
-        info["hindsight"] = self._hindsight
-        return self._obs, reward, False, False, info
 
-    def _prepare_pending(self) -> None:
-        """Outcome of both actions for the pending turn, the estimate, and the observation."""
+    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
+        """Both outcomes of the pending turn at the current clock, channel, load and KV state."""
         d = self.data
-        k = self._k
-        r = self._rows[k]
-        self._row = r
+        r = self._rows[self._k]
         t = self._t
         ch = self.channel
         cm = self.channel_model
         ul_db, dl_db, ul_bps, dl_bps = ch.link(t)
         lv = self.load.level(t)
+        self._link_now = (ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv])
         kv = self.kv
         H = kv.total_tokens
         acc = cm.access_latency_s
         pen = cm.outage_penalty_s
         slow = self._slow_list[lv]
         queue_s = self._queue_list[lv]
+        L = d.prompt_tokens[r]
+        out_d = d.output_tokens[0][r]
+        cap = self.device_capacity_tokens
+        roof_d, roof_e = self._roof
+        pred_d, pred_e = self._pred_out
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
             pf_d, dec_d, dec_d_pred, pf_e, dec_e, dec_e_pred = self._fresh[r]
             base_pf_d, base_pf_e = pf_d, pf_e
-            up_tokens = d.prompt_tokens[r]
+            rec_d = 0
+            if L + out_d > cap:  # the prompt alone overflows the device: window rule
+                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
+                    0, L, out_d, cap, pred_d
+                )
+            up_tokens = L
             up_bits = self._prompt_bits[r]
-            # cost_models.channel.transmit_time_float_s, inlined (the hot path).
-            up_s = base_up_s = (up_bits / ul_bps if ul_bps > 0 else pen) + acc
+            up_s = base_up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
         else:
             cached = kv.cached_tokens
             cd = cached["device"]
             ce = cached["edge"]
-            L = d.prompt_tokens[r]
             ctx = H + L
-            roof_d, roof_e = self._roof
-            pred_d, pred_e = self._pred_out
-            pf_d = roof_d.prefill_s(H - cd + L, cd)
-            dec_d = roof_d.decode_s(ctx, d.output_tokens[0][r])
-            dec_d_pred = roof_d.decode_s(ctx, pred_d)
-            base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+            if ctx + out_d > cap:
+                # Past the device's KV capacity: it keeps and recomputes a window of history
+                # (cost_models.device_memory.device_turn).
+                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
+                    H, L, out_d, cap, pred_d
+                )
+            else:
+                pf_d = roof_d.prefill_s(H - cd + L, cd)
+                dec_d = roof_d.decode_s(ctx, out_d)
+                dec_d_pred = roof_d.decode_s(ctx, pred_d)
+                base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+                rec_d = H - cd
             up_tokens = H - ce + L
             up_bits = text_payload_bits_float(up_tokens)
-            up_s = transmit_time_s(up_bits, ul_bps, acc, pen)
-            base_up_s = up_s if ce == H else transmit_time_s(self._prompt_bits[r], ul_bps, acc, pen)
+            up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
+            base_up_s = (
+                up_s if ce == H else transmit_time_float_s(self._prompt_bits[r], ul_bps, acc, pen)
+            )
             pf_e = roof_e.prefill_s(up_tokens, ce)
             base_pf_e = pf_e if ce == H else roof_e.prefill_s(L, H)
             dec_e = roof_e.decode_s(ctx, d.output_tokens[1][r])
@@ -331,76 +304,120 @@ class MultiTurnEnv(EdgeRouteEnv):
             dl_send_bps = dl_bps
         else:
             dl_send_bps = cm.rate_bps(ch.snr_db(t_send)[1])
-        # cost_models.channel.transmit_time_float_s, inlined (the hot path).
-        down_s = (self._answer_bits[r] / dl_send_bps if dl_send_bps > 0 else pen) + acc
-        down_pred_s = (self._pred_down_bits / dl_bps if dl_bps > 0 else pen) + acc
+        down_s = transmit_time_float_s(self._answer_bits[r], dl_send_bps, acc, pen)
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
-        self._lat_d = (pf_d, dec_d, lat_d)
-        self._lat_e = (up_s, queue_s, pf_e, dec_e, down_s, lat_e)
-        self._rec_d = H - cd
-        self._rec_e = H - ce
-        self._up_tokens = up_tokens
-        self._up_bits = up_bits
-
-        # Router estimate: cost_models.router_cost.estimate_terms on the scalar path.
-        comp_d = base_pf_d + dec_d_pred
-        comm_e = base_up_s + down_pred_s
-        comp_e = queue_s + base_pf_e + dec_e_pred
-        self._estimate = {
-            "device": {
-                "communication_s": 0.0,
-                "computation_s": comp_d,
-                "switching_s": pf_d - base_pf_d,
-                "total_s": pf_d + dec_d_pred,
-            },
-            "edge": {
-                "communication_s": comm_e,
-                "computation_s": comp_e,
-                "switching_s": (up_s - base_up_s) + (pf_e - base_pf_e),
-                "total_s": up_s + queue_s + pf_e + dec_e_pred + down_pred_s,
-            },
-        }
-
-        # Realised outcome of each action: the hindsight; step(a) then returns outcome a.
         last = self._last
-        q_d = d.quality[0][r]
-        q_e = d.quality[1][r]
-        # The reward: _base_reward + w_switch * switched (the _rewards() terms, weighted).
-        w_q, w_l, w_e, w_s = self._weights
-        self._hindsight = {
-            "quality": [q_d, q_e],
-            "latency_s": [lat_d, lat_e],
-            "reward": [
-                (w_q * q_d + w_l * lat_d + w_e * 0.0) + w_s * (1.0 if last == 1 else 0.0),
-                (w_q * q_e + w_l * lat_e + w_e * 1.0) + w_s * (1.0 if last == 0 else 0.0),
-            ],
-        }
-        self._pinfo_p = d.semantic_p[r]
-
-        # Observation: this episode's row k (static slots), then the dynamic state.
-        obs = self._obs_all[k]
-        cap = self.device_capacity_tokens
-        # Slots log1p_history_tokens .. last_model_edge (the two predicted-length slots in
-        # between are constants of the trace, written back unchanged).
-        pred_slot_d, pred_slot_e = self._pred_slots
-        ul_slot = ul_db / 10.0
-        dl_slot = dl_db / 10.0
-        ul_rate_slot = math.log1p(ul_bps / 1e6)
-        dl_rate_slot = math.log1p(dl_bps / 1e6)
-        obs[self._hist_slot : self._dyn_end] = (
-            min(math.log1p(H), LOG_TOKENS_MAX),
-            pred_slot_d,
-            pred_slot_e,
-            ul_slot if _SNR_LO <= ul_slot <= _SNR_HI else (_SNR_LO if ul_slot < 0 else _SNR_HI),
-            dl_slot if _SNR_LO <= dl_slot <= _SNR_HI else (_SNR_LO if dl_slot < 0 else _SNR_HI),
-            ul_rate_slot if ul_rate_slot < RATE_SLOT_MAX else RATE_SLOT_MAX,
-            dl_rate_slot if dl_rate_slot < RATE_SLOT_MAX else RATE_SLOT_MAX,
-            self.load_chain.levels[lv],
-            min(1.0, cd / cap) if cap > 0 else 0.0,
-            min(math.log1p(cd), LOG_TOKENS_MAX),
-            min(math.log1p(ce), LOG_TOKENS_MAX),
-            1.0 if last == 0 else 0.0,
-            1.0 if last == 1 else 0.0,
+        q_small, q_large = d.quality[0][r], d.quality[1][r]
+        authors = self._authors
+        if authors.kappa:  # whose answers form the history (mt_eval)
+            q_d, q_e = authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
+        else:
+            q_d, q_e = q_small, q_large
+        device = outcome_from_fields(
+            (0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r)
         )
-        self._obs = obs
+        edge = outcome_from_fields((
+            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
+            up_tokens, up_bits / 8.0, t + lat_e, r,
+        ))  # fmt: skip
+        estimate = terms_from_parts(
+            pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
+            transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
+        )  # fmt: skip
+        return (device, edge), estimate
+
+    def _device_window(
+        self, H: int, L: int, out: int, cap: int, pred: float
+    ) -> tuple[float, float, float, float, int]:
+        """Device costs past the KV capacity: ``cost_models.device_memory.device_turn``'s
+        window (the most recent ``cap - L - out`` history tokens, recomputed; a prompt that
+        alone does not fit keeps its last ``cap - out`` tokens), on the scalar roofline.
+        Returns (prefill, decode, predicted decode, prefill as if the window were cached,
+        recomputed tokens)."""
+        kept = cap - L - out if cap > L + out else 0
+        new = L if cap - out >= L else (cap - out if cap > out else 0)
+        roof = self._roof[0]
+        ctx = kept + new
+        return (
+            roof.prefill_s(ctx, 0), roof.decode_s(ctx, out), roof.decode_s(ctx, pred),
+            roof.prefill_s(new, kept), kept,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ hindsight bound
+
+    def _snapshot(self) -> tuple:
+        """Everything ``_outcomes`` and ``_advance`` read or change (hashable)."""
+        kv, a = self.kv, self._authors
+        return (
+            self._k, self._t, self._edge_last_s, self._last, kv.total_tokens,
+            kv.cached_tokens["device"], kv.cached_tokens["edge"], kv.device_evictions,
+            kv.edge_evictions, a._n, a._served, a._own[0], a._own[1],
+        )  # fmt: skip
+
+    def _restore(self, snap: tuple) -> None:
+        kv, a = self.kv, self._authors
+        (self._k, self._t, self._edge_last_s, self._last, kv.total_tokens, cd, ce,
+         kv.device_evictions, kv.edge_evictions, a._n, a._served, own0, own1) = snap  # fmt: skip
+        kv.cached_tokens = {"device": cd, "edge": ce}
+        a._own = [own0, own1]
+
+    def hindsight_problem(self, reward_weights_override=None) -> HindsightProblem:
+        """The pending dialogue's realised world, for ``hindsight_optimal``: its remaining
+        turns, an oracle ``(turn, action, state) -> (reward, next state)`` that serves the
+        turn with this environment's own ``_outcomes`` / ``_advance`` and reward (what
+        ``step`` would return from that state), the current state, and ``restore()``.
+
+        ``reward_weights_override`` (e.g. ``{"latency": -0.3}``) replaces some reward weights
+        for the plan only. Needs common random numbers (the world must not depend on the
+        actions) and a pending turn.
+        """
+        if not self._episode_ready:
+            raise EdgeRouteError("hindsight_problem needs a pending turn: reset() first")
+        if not self._crn:
+            raise EdgeRouteError(
+                "hindsight_problem needs config['common_random_numbers'] = True: without it "
+                "the edge-retention draws depend on the actions, so there is no fixed world"
+            )
+        k0 = self._k
+        end = k0 + 1
+        while end < self._n_steps and not self._new_dialogue[end]:
+            end += 1
+        if reward_weights_override:
+            weights = reward_weights({**self.config["reward_weights"], **reward_weights_override})
+        else:
+            weights = self._weights
+        state0 = self._snapshot()
+        # Both outcomes of a state are computed once: the search asks for action 0 and, later,
+        # action 1 from the same state.
+        outcomes: dict[tuple, tuple[Outcome, Outcome]] = {}
+
+        def oracle(turn: int, action: int, state: tuple) -> tuple[float, tuple]:
+            self._restore(state)
+            both = outcomes.get(state)
+            if both is None:
+                both = outcomes[state] = self._outcomes()[0]
+            served = both[action]
+            reward = weighted_reward(weights, self._rewards(served))
+            self._last = action
+            self._k += 1
+            self._advance(served)
+            return float(reward), self._snapshot()
+
+        def restore() -> None:
+            self._restore(state0)
+            self._evaluate_pending()
+
+        return HindsightProblem(end - k0, oracle, state0, restore)
+
+    def _observe(self) -> np.ndarray:
+        """This episode's row of the pending turn (static slots), with the dynamic state."""
+        obs = self._obs_all[self._k]
+        kv = self.kv
+        cached = kv.cached_tokens
+        ul_db, dl_db, ul_bps, dl_bps, util = self._link_now
+        self.data.layout.write_state(
+            obs, kv.total_tokens, ul_db, dl_db, ul_bps, dl_bps, util, kv.device_occupancy(),
+            cached["device"], cached["edge"], self._last,
+        )  # fmt: skip
+        return obs

@@ -1,9 +1,16 @@
-"""The observation: slot names, finite bounds, and the embedding reduction (PCA on train).
+"""The observation: slot names, finite bounds, the one encoder, and the embedding reduction.
 
 Every slot is a float32 with finite bounds; values are clipped into them. Quantities that span
 orders of magnitude are log-scaled (``log1p`` of token counts), SNRs are divided by 10 dB and
 clipped, so that an MLP policy sees inputs of order one without a normalising wrapper. The name
 of each slot says its transform; :data:`SLOT_DOCS` explains each one.
+
+:class:`ObservationLayout` is the one encoder of these slots, used by every environment
+(single-turn, multi-turn and the batched vector env): the static slots of each trace row once
+(:meth:`~ObservationLayout.static`), the link and load slots vectorised over many rows
+(:meth:`~ObservationLayout.write_link`, :meth:`~ObservationLayout.write_last_model`), and all
+dynamic slots of one row on Python floats (:meth:`~ObservationLayout.write_state`, the
+multi-turn step). A new slot is a row of :data:`SCALAR_SLOTS` and a line in these methods.
 
 Embedding handling (config ``observation.embedding``):
 
@@ -19,6 +26,7 @@ Embedding handling (config ``observation.embedding``):
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -86,6 +94,113 @@ SCALAR_SLOTS: tuple[tuple[str, float, float, str], ...] = (
 SLOT_DOCS: dict[str, str] = {name: doc for name, _, _, doc in SCALAR_SLOTS}
 #: Name -> index within the scalar block.
 SCALAR_INDEX: dict[str, int] = {name: i for i, (name, _, _, _) in enumerate(SCALAR_SLOTS)}
+
+
+
+class ObservationLayout:
+    """Slot positions and bounds of an observation with ``embedding_dim`` embedding slots
+    followed by :data:`SCALAR_SLOTS`, and the writers of every slot."""
+
+    def __init__(self, embedding_dim: int) -> None:
+        k = self.embedding_dim = int(embedding_dim)
+        self.names: list[str] = [f"embedding_{i}" for i in range(k)] + [
+            name for name, *_ in SCALAR_SLOTS
+        ]
+        self.low = np.asarray(
+            [-EMBEDDING_CLIP] * k + [lo for _, lo, _, _ in SCALAR_SLOTS], dtype=np.float32
+        )
+        self.high = np.asarray(
+            [EMBEDDING_CLIP] * k + [hi for _, _, hi, _ in SCALAR_SLOTS], dtype=np.float32
+        )
+        #: Slot name -> position in the observation.
+        self.index: dict[str, int] = {name: k + i for name, i in SCALAR_INDEX.items()}
+        i = self.index
+        self._history = i["log1p_history_tokens"]
+        #: The dynamic slots written as one run: uplink SNR .. last model (edge).
+        self._state = slice(i["uplink_snr_db/10"], i["last_model_edge"] + 1)
+        self._last = (i["last_model_device"], i["last_model_edge"])
+
+    def static(
+        self,
+        embeddings: np.ndarray,
+        semantic_p: np.ndarray,
+        prompt_tokens: np.ndarray,
+        predicted_output_tokens: tuple[float, float],
+        turn_index: np.ndarray,
+    ) -> np.ndarray:
+        """float32 ``[n, dim]``: every slot that depends only on the trace row; the rest 0."""
+        n, i = len(prompt_tokens), self.index
+        obs = np.zeros((n, len(self.names)), dtype=np.float32)
+        obs[:, : self.embedding_dim] = embeddings
+        obs[:, i["semantic_p"]] = semantic_p
+        obs[:, i["log1p_prompt_tokens"]] = np.minimum(np.log1p(prompt_tokens), LOG_TOKENS_MAX)
+        for side, pred in zip(("device", "edge"), predicted_output_tokens, strict=True):
+            obs[:, i[f"log1p_predicted_output_tokens_{side}"]] = min(
+                np.log1p(pred), LOG_TOKENS_MAX
+            )
+        obs[:, i["turn_index/10"]] = np.minimum(turn_index / 10.0, TURN_INDEX_MAX)
+        return obs
+
+    def write_link(
+        self,
+        obs: np.ndarray,
+        uplink_snr_db: np.ndarray,
+        downlink_snr_db: np.ndarray,
+        uplink_bps: np.ndarray,
+        downlink_bps: np.ndarray,
+        utilisation: np.ndarray,
+    ) -> None:
+        """Write the link and load slots of the rows of ``obs`` (``[n, dim]``), vectorised."""
+        lo, hi = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
+        i = self.index
+        obs[:, i["uplink_snr_db/10"]] = np.clip(uplink_snr_db / 10.0, lo, hi)
+        obs[:, i["downlink_snr_db/10"]] = np.clip(downlink_snr_db / 10.0, lo, hi)
+        obs[:, i["log1p_uplink_mbps"]] = np.minimum(np.log1p(uplink_bps / 1e6), RATE_SLOT_MAX)
+        obs[:, i["log1p_downlink_mbps"]] = np.minimum(
+            np.log1p(downlink_bps / 1e6), RATE_SLOT_MAX
+        )
+        obs[:, i["edge_utilisation"]] = utilisation
+
+    def write_last_model(self, obs: np.ndarray, last: np.ndarray) -> None:
+        """Write the last-model one-hot of the rows of ``obs`` (``last`` -1: none yet)."""
+        obs[:, self._last[0]] = last == 0
+        obs[:, self._last[1]] = last == 1
+
+    def write_state(
+        self,
+        obs_row: np.ndarray,
+        history_tokens: float,
+        uplink_snr_db: float,
+        downlink_snr_db: float,
+        uplink_bps: float,
+        downlink_bps: float,
+        utilisation: float,
+        device_occupancy: float,
+        device_cached_tokens: float,
+        edge_cached_tokens: float,
+        last: int,
+    ) -> None:
+        """Write every dynamic slot of one observation on Python floats (the multi-turn step):
+        the same transforms and bounds as :meth:`write_link` and :meth:`static`."""
+        lo, hi = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
+        log1p = math.log1p
+        ul = uplink_snr_db / 10.0
+        dl = downlink_snr_db / 10.0
+        ul_rate = log1p(uplink_bps / 1e6)
+        dl_rate = log1p(downlink_bps / 1e6)
+        obs_row[self._history] = min(log1p(history_tokens), LOG_TOKENS_MAX)
+        obs_row[self._state] = (
+            ul if lo <= ul <= hi else (lo if ul < lo else hi),
+            dl if lo <= dl <= hi else (lo if dl < lo else hi),
+            ul_rate if ul_rate < RATE_SLOT_MAX else RATE_SLOT_MAX,
+            dl_rate if dl_rate < RATE_SLOT_MAX else RATE_SLOT_MAX,
+            utilisation,
+            device_occupancy,
+            min(log1p(device_cached_tokens), LOG_TOKENS_MAX),
+            min(log1p(edge_cached_tokens), LOG_TOKENS_MAX),
+            1.0 if last == 0 else 0.0,
+            1.0 if last == 1 else 0.0,
+        )
 
 
 def _cache_dir() -> Path:

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from cost_models import channel as channel_mod
-from envs.base import SIDES, EdgeRouteEnv, common_default_config
+from cost_models.link import transmit_time_array_s
+from cost_models.router_cost import terms_from_parts
+from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.observation import RATE_SLOT_MAX, SNR_RANGE_DB
-from envs.world import ChannelPath, LoadPath, think_times_s
+from envs.outcome import Outcome, outcome_from_fields, records
+from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
 
 #: Channel blocks drawn at reset beyond the last arrival, in seconds (covers the service of
 #: the last query in all but outage cases; further blocks come from the path's own stream).
 SERVICE_MARGIN_S = 60.0
+
+
+class QueryCosts(NamedTuple):
+    """One query of a single-turn episode: its arrival and the realised costs of both actions
+    (seconds), evaluated for the whole episode at reset; ``*_predicted_s`` are the router's
+    (predicted output length) parts of the estimate."""
+
+    arrive_s: float
+    device_quality: float
+    device_prefill_s: float
+    device_decode_s: float
+    device_latency_s: float
+    edge_quality: float
+    uplink_s: float
+    queue_s: float
+    edge_prefill_s: float
+    edge_decode_s: float
+    downlink_s: float
+    edge_latency_s: float
+    device_decode_predicted_s: float
+    edge_decode_predicted_s: float
+    downlink_predicted_s: float
 
 
 class SingleTurnEnv(EdgeRouteEnv):
@@ -93,29 +116,27 @@ class SingleTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = False
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
-                "benchmark": "mmlu",
-                # Queries of one user per episode.
-                "episode_queries": 100,
-                # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are
-                # the mean and CV of the gap between ARRIVALS of consecutive queries (not the
-                # time after an answer, as in multi-turn); see the class docstring.
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "episode_queries": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
+        "benchmark": "mmlu",
+        # Queries of one user per episode.
+        "episode_queries": 100,
+        # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are the mean
+        # and CV of the gap between ARRIVALS of consecutive queries (not the time after an
+        # answer, as in multi-turn); see the class docstring.
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {"episode_queries": positive_int}
 
     def _max_steps(self) -> int:
         return int(self.config["episode_queries"])
+
+    def _configure(self) -> None:
+        super()._configure()
+        self._prompt_bytes = [bits / 8.0 for bits in self._prompt_bits]
+        self._quality_arr = (np.asarray(self.data.quality[0]), np.asarray(self.data.quality[1]))
+        self._prompt_tokens_arr = np.asarray(self.data.prompt_tokens)
+        index = self.data.layout.index
+        self._last_slot = (index["last_model_device"], index["last_model_edge"])
 
     def _episode_rows(self, rng: np.random.Generator) -> np.ndarray:
         n = self.data.n_rows
@@ -126,7 +147,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         """Draw the episode (queries, arrival gaps, world) and evaluate both actions for every
         query, vectorised through ``cost_models`` (nothing here depends on the actions)."""
         cfg = self.config
-        d = self.data
+        c = self.costs
         rows = self._episode_rows(rng)
         n = len(rows)
         gaps = think_times_s(rng, n, float(cfg["think_time_mean_s"]), float(cfg["think_time_cv"]))
@@ -137,133 +158,96 @@ class SingleTurnEnv(EdgeRouteEnv):
         horizon_s = float(arrive[-1]) + SERVICE_MARGIN_S
         blocks = int(horizon_s / cm.block_s) + 1
         self.channel = ChannelPath(cm, seeds[0], rng.standard_normal((blocks, 5)))
-        self.load = LoadPath(lc, seeds[1], rng.random(2 * lc.jumps_for(horizon_s) + 1).tolist())
+        jumps = load_jumps_for(lc, horizon_s)
+        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1))
         self._think = gaps
         self._arrive = arrive
 
         # The world at each arrival.
         ul_db, dl_db = self.channel.snr_db_at(arrive)
-        rate = cm.scenario_rate_bps  # the vectorised cost-model rate, one call for both links
+        rate = cm.rates_bps  # the vectorised cost-model rate, one call for both links
         ul_bps, dl_bps = rate(np.concatenate((ul_db, dl_db))).reshape(2, n)
         level = self.load.levels_at(arrive)
-        util = np.asarray(lc.levels)[level]
         # Both outcomes, through the vectorised cost model (per-row compute precomputed).
-        fresh = self._fresh_arr[rows]
-        pf_d, dec_d, dec_d_pred = fresh[:, 0], fresh[:, 1], fresh[:, 2]
-        pf_e = fresh[:, 3]
-        slow = self._slow_lv[level]
-        dec_e, dec_e_pred = fresh[:, 4] * slow, fresh[:, 5] * slow
-        queue_s = self._queue_lv[level]
+        pf_d, dec_d = c.device_prefill_s[rows], c.device_decode_s[rows]
+        pf_e = c.edge_prefill_s[rows]
+        slow = self.slowdown_per_level[level]
+        dec_e = c.edge_decode_s[rows] * slow
+        queue_s = self.queue_per_level_s[level]
         acc, pen = cm.access_latency_s, cm.outage_penalty_s
-        tx = channel_mod.transmit_time_s
-        up_s = tx(self._prompt_bits_arr[rows], ul_bps, acc, pen)
+        up_s = transmit_time_array_s(c.prompt_bits[rows], ul_bps, acc, pen)
         t_send = arrive + up_s + queue_s + pf_e + dec_e
-        down_s = tx(self._answer_bits_arr[rows], rate(self.channel.snr_db_at(t_send)[1]), acc, pen)
-        down_pred_s = tx(self._pred_down_bits, dl_bps, acc, pen)
+        down_bps = rate(self.channel.downlink_snr_db_at(t_send))
+        down_s = transmit_time_array_s(c.answer_bits[rows], down_bps, acc, pen)
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
-        q_d = self._quality_arr[0][rows]
-        q_e = self._quality_arr[1][rows]
-        comp_d = pf_d + dec_d_pred
-        # One row per query (column order: see _DEV, _EDGE, _EST slices in step).
-        self._table = np.column_stack(
-            (pf_d, dec_d, lat_d, q_d, self._base_reward(0.0, q_d, lat_d),
-             up_s, queue_s, pf_e, dec_e, down_s, lat_e, q_e, self._base_reward(1.0, q_e, lat_e),
-             arrive, comp_d, up_s + down_pred_s, queue_s + pf_e + dec_e_pred,
-             up_s + queue_s + pf_e + dec_e_pred + down_pred_s, self._semantic_arr[rows])
-        ).tolist()  # fmt: skip
+        q_d, q_e = self._quality_arr[0][rows], self._quality_arr[1][rows]
+        self._table = records(
+            QueryCosts,
+            np.column_stack(
+                    (
+                        arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
+                        lat_e, c.device_decode_predicted_s[rows],
+                        c.edge_decode_predicted_s[rows] * slow,
+                        transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen),
+                    )
+                ).tolist(),
+        )  # fmt: skip
         self._rows = rows.tolist()
+        # The reward of every query's outcome on each side, unswitched and switched: the base's
+        # _rewards and _reward on the episode's outcomes as arrays (_score reads them).
+        device = Outcome(0, q_d, lat_d, (pf_d, dec_d), False, 0, 0, 0.0, arrive + lat_d, rows)
+        edge = Outcome(
+            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), False, 0,
+            self._prompt_tokens_arr[rows], c.prompt_bits[rows] / 8.0, arrive + lat_e, rows,
+        )  # fmt: skip
+        switched = np.array([[False], [True]])  # broadcast: row 0 unswitched, row 1 switched
+        self._episode_rewards = tuple(
+            self._reward(self._rewards(out._replace(switched=switched))).tolist()
+            for out in (device, edge)
+        )
 
         # Observations of the whole episode: static slots, then the world at each arrival
-        # (history, KV and last-model slots stay 0; step sets the last-model one-hot).
-        obs = d.static_obs[rows]
-        lo, hi = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
-        s0 = self._dyn_start
-        obs[:, s0] = np.clip(ul_db / 10.0, lo, hi)
-        obs[:, s0 + 1] = np.clip(dl_db / 10.0, lo, hi)
-        obs[:, s0 + 2] = np.minimum(np.log1p(ul_bps / 1e6), RATE_SLOT_MAX)
-        obs[:, s0 + 3] = np.minimum(np.log1p(dl_bps / 1e6), RATE_SLOT_MAX)
-        obs[:, s0 + 4] = util
+        # (history, KV and last-model slots stay 0; _observe sets the last-model one-hot).
+        obs = self.data.static_obs[rows]
+        self.data.layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         self._obs_all = obs
         self._n_steps = n
-        self._obs = obs[0]
-        self._info0 = self._add_pending({}, self._table[0], -1)
 
-    def _add_pending(self, info: dict[str, Any], row: list[float], last: int) -> dict[str, Any]:
-        """Add the pending-query keys of ``info`` (``semantic_p``, ``estimate``, ``hindsight``)
-        for the query of ``row`` (a row of ``_table``) after action ``last``; fresh objects."""
-        w_s = self._weights[3]
-        info["semantic_p"] = row[18]
-        info["estimate"] = {
-            "device": {
-                "communication_s": 0.0,
-                "computation_s": row[14],
-                "switching_s": 0.0,
-                "total_s": row[14],
-            },
-            "edge": {
-                "communication_s": row[15],
-                "computation_s": row[16],
-                "switching_s": 0.0,
-                "total_s": row[17],
-            },
-        }
-        # The reward of each action is the one step() will return: base + w_switch * switched.
-        info["hindsight"] = {
-            "quality": [row[3], row[11]],
-            "latency_s": [row[2], row[10]],
-            "reward": [
-                row[4] + w_s * (1.0 if last == 1 else 0.0),
-                row[12] + w_s * (1.0 if last == 0 else 0.0),
-            ],
-        }
-        return info
-
-    def step(self, action):
-        a = self._check_action(action)
+    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
         k = self._k
+        q = self._table[k]
+        r = self._rows[k]
         last = self._last
-        switched = last >= 0 and a != last
-        sw = 1.0 if switched else 0.0
-        row = self._table[k]
-        bench, dialogue, turn, prompt, prompt_bytes, _ = self._row_meta[self._rows[k]]
-        if a == 0:
-            pf, dec, lat, q, base = row[0:5]
-            latency = {"prefill_s": pf, "decode_s": dec, "total_s": lat}
-            up_tokens, up_bytes = 0, 0.0
-        else:
-            up, qu, pf, dec, down, lat, q, base = row[5:13]
-            latency = {
-                "uplink_s": up, "queue_s": qu, "prefill_s": pf, "decode_s": dec,
-                "downlink_s": down, "total_s": lat,
-            }  # fmt: skip
-            up_tokens, up_bytes = prompt, prompt_bytes
-        reward = base + self._weights[3] * sw
-        info = {
-            "rewards": {"quality": q, "latency": lat, "edge_call": float(a), "switch": sw},
-            "latency": latency,
-            "latency_s": lat,
-            "quality": q,
-            "model": SIDES[a],
-            "switched": switched,
-            "recomputed_tokens": 0,
-            "uplink_tokens": up_tokens,
-            "uplink_bytes": up_bytes,
-            "benchmark": bench,
-            "dialogue_id": dialogue,
-            "turn_index": turn,
-            "time_s": row[13] + lat,
-        }
-        self._last = a
-        k += 1
-        self._k = k
-        if k >= self._n_steps:
-            self._episode_ready = False
-            return self._obs.copy(), reward, True, False, info
-        # The next query's observation: a row of this episode's matrix, returned once and
-        # never written again (a new matrix is drawn at the next reset).
-        obs = self._obs_all[k]
-        obs[self._last_slots[a]] = 1.0
-        self._obs = obs
-        self._add_pending(info, self._table[k], a)
-        return obs, reward, False, False, info
+        device = outcome_from_fields((
+            0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
+            last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
+        ))  # fmt: skip
+        edge = outcome_from_fields((
+            1, q.edge_quality, q.edge_latency_s,
+            (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
+            last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
+            q.arrive_s + q.edge_latency_s, r,
+        ))  # fmt: skip
+        # Nothing is cached in single-turn: the "base" parts are the real ones.
+        estimate = terms_from_parts(
+            q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
+            q.uplink_s, q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_prefill_s,
+            q.edge_decode_predicted_s, q.downlink_predicted_s,
+        )  # fmt: skip
+        return (device, edge), estimate
+
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[None, tuple[float, float]]:
+        rewards, k, last = self._episode_rewards, self._k, self._last
+        return None, (rewards[0][last == 1][k], rewards[1][last == 0][k])
+
+    def _advance(self, served: Outcome) -> None:
+        """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""
+
+    def _observe(self) -> np.ndarray:
+        # A row of this episode's matrix, returned once and never written again (a new
+        # matrix is drawn at the next reset).
+        obs = self._obs_all[self._k]
+        if self._last >= 0:
+            obs[self._last_slot[self._last]] = 1.0  # the layout's last-model one-hot (0 before)
+        return obs

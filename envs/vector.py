@@ -12,9 +12,12 @@ scalar environment, with three documented differences:
 * The channel and the load are sampled exactly in law but only at the times the environment
   looks at them: the block-fading AR(1) path is advanced by ``k`` blocks in one draw
   (``y' = c^k y + sqrt(1 - c^(2k)) sigma z``, the k-step law of the same grid process), the
-  load chain by one draw from row ``s`` of ``P^k``. So each user's world is a faithful sample
-  of the same processes, but it is not identical across policies: there are no common random
-  numbers here. Evaluate and compare policies with the scalar environment.
+  load chain by one draw from row ``s`` of ``P^k``. The downlink of an answer sees the channel
+  at its send time drawn the same way from the arrival-time state, as a branch that the user's
+  path does not continue from (the next open-loop arrival may come before the answer is
+  sent). So each look at a user's world is a faithful sample of the same processes, but the
+  world is not identical across policies: there are no common random numbers here. Evaluate
+  and compare policies with the scalar environment.
 * ``info`` carries arrays (``latency_s``, ``quality``, ``edge_call``, ``semantic_p``) rather
   than the per-query dicts (no ``estimate``/``hindsight``); finished episodes reset in the same
   step (``autoreset_mode = SAME_STEP``) with ``final_obs``/``final_info`` for those users.
@@ -31,10 +34,11 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from cost_models import compute
 from cost_models.errors import EdgeRouteError
-from envs.observation import SCALAR_INDEX
+from cost_models.link import fading_snr_db, transmit_time_array_s
+from envs.outcome import Outcome, reward_terms, weighted_reward
 from envs.single_turn import SingleTurnEnv
+from envs.world import lognormal_params
 
 #: Longest gap (in load-chain steps) for which P^k is tabulated; beyond it P^k is the
 #: stationary law to machine precision for the default chain (its mixing time is ~100 steps).
@@ -62,38 +66,30 @@ class SingleTurnVectorEnv(VectorEnv):
         self.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
         d = p.data
         self._static = d.static_obs
-        fresh = p._fresh_arr
-        self._pf_d, self._dec_d = fresh[:, 0], fresh[:, 1]
-        self._pf_e, self._dec_e = fresh[:, 3], fresh[:, 4]
-        self._lat_d = self._pf_d + self._dec_d
-        self._prompt_bits = np.asarray(p._prompt_bits)
-        self._answer_bits = np.asarray(p._answer_bits)
+        self._layout = d.layout
+        c = p.costs
+        self._pf_e, self._dec_e = c.edge_prefill_s, c.edge_decode_s
+        self._lat_d = c.device_prefill_s + c.device_decode_s
+        self._prompt_bits, self._answer_bits = c.prompt_bits, c.answer_bits
+        self._prompt_tokens = np.asarray(d.prompt_tokens)
         self._quality = np.asarray(d.quality, dtype=np.float64).T  # [rows, 2]
         self._semantic_p = np.asarray(d.semantic_p)
+        self._slow_lv, self._queue_lv = p.slowdown_per_level, p.queue_per_level_s
         cm = p.channel_model
         self._cm = cm
         self._coef = np.array([cm.shadow_corr, cm.fading_corr])
-        self._sigma0 = np.array([cm.shadow_std_db] + [1.0 / math.sqrt(2.0)] * 4)
         lc = p.load_chain
-        self._levels = np.asarray(lc.levels)
-        P = lc.transitions
-        powers = np.empty((MAX_LOAD_STEPS + 1, *P.shape))
-        powers[0] = np.eye(len(P))
-        for k in range(1, MAX_LOAD_STEPS + 1):
-            powers[k] = powers[k - 1] @ P
-        self._load_cum = np.cumsum(powers, axis=2)
+        self._levels = lc.levels_array
+        # One draw against row s of P^k moves the chain k steps (k-step law of the chain).
+        self._load_cum = np.cumsum(lc.transition_powers(MAX_LOAD_STEPS), axis=2)
         self._load_cum[..., -1] = 1.0
         self._initial_cum = np.asarray(lc.initial_cum)
         self._load_step_s = lc.step_s
-        w = self.config["reward_weights"]
-        self._w = {k: float(w[k]) for k in ("quality", "latency", "edge_call", "switch")}
+        self._weights = p._weights
         self._episode_len = int(self.config["episode_queries"])
-        mean, cv = float(self.config["think_time_mean_s"]), float(self.config["think_time_cv"])
-        self._think_sigma = math.sqrt(math.log1p(cv * cv)) if cv > 0 else 0.0
-        self._think_mu = math.log(mean) - self._think_sigma**2 / 2.0
-        k = d.embedding_dim
-        self._col = {name: k + i for name, i in SCALAR_INDEX.items()}
-        self._queue_service_s = p._queue_service_s
+        self._think_mu, self._think_sigma = lognormal_params(
+            float(self.config["think_time_mean_s"]), float(self.config["think_time_cv"])
+        )
         self._rng = np.random.default_rng()
 
     # ------------------------------------------------------------------ world state
@@ -104,7 +100,7 @@ class SingleTurnVectorEnv(VectorEnv):
         rng = self._rng
         self._t[idx] = 0.0
         self._block[idx] = 0
-        self._chan[idx] = rng.standard_normal((n, 5)) * self._sigma0
+        self._chan[idx] = rng.standard_normal((n, 5)) * self._cm.scale0
         self._load[idx] = np.searchsorted(self._initial_cum, rng.random(n), "right").clip(
             0, len(self._levels) - 1
         )
@@ -129,22 +125,16 @@ class SingleTurnVectorEnv(VectorEnv):
         return out
 
     def _snr_db(self, chan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h2 = chan[:, 1:] * chan[:, 1:]
-        gain = 10.0 * np.log10(np.maximum(h2[:, 0:2] + h2[:, 2:4], 1e-30))
-        snr = gain - chan[:, 0:1]
-        return snr[:, 0] + self._cm.mean_ul_db, snr[:, 1] + self._cm.mean_dl_db
-
-    def _rate_bps(self, snr_db: np.ndarray) -> np.ndarray:
+        """(uplink, downlink) SNR of each user's state: ``cost_models.link.fading_snr_db``."""
         cm = self._cm
-        rate = cm.link_bandwidth_hz * np.log2(1.0 + 10.0 ** (snr_db / 10.0))
-        return np.where(snr_db >= cm.min_snr_db, rate, 0.0)
+        return (
+            fading_snr_db(cm.mean_ul_db, chan[:, 0], chan[:, 1], chan[:, 3]),
+            fading_snr_db(cm.mean_dl_db, chan[:, 0], chan[:, 2], chan[:, 4]),
+        )
 
     def _tx_s(self, bits: np.ndarray, rate: np.ndarray) -> np.ndarray:
         cm = self._cm
-        ok = rate > 0
-        return np.where(ok, bits / np.where(ok, rate, 1.0), cm.outage_penalty_s) + (
-            cm.access_latency_s
-        )
+        return transmit_time_array_s(bits, rate, cm.access_latency_s, cm.outage_penalty_s)
 
     def _observe(self) -> None:
         """Channel and load at each user's current time, and the observation."""
@@ -157,19 +147,14 @@ class SingleTurnVectorEnv(VectorEnv):
         self._load = (cum < self._rng.random(self.num_envs)[:, None]).sum(axis=1)
         self._load_step = load_step
         self._ul_db, self._dl_db = self._snr_db(self._chan)
-        self._ul_bps = self._rate_bps(self._ul_db)
-        self._dl_bps = self._rate_bps(self._dl_db)
-        u = self._levels[self._load]
-        self._u = u
-        c = self._col
+        rate = self._cm.rates_bps
+        self._ul_bps = rate(self._ul_db)
+        self._dl_bps = rate(self._dl_db)
         obs = self._static[self._row]
-        obs[:, c["uplink_snr_db/10"]] = np.clip(self._ul_db / 10.0, -2.0, 6.0)
-        obs[:, c["downlink_snr_db/10"]] = np.clip(self._dl_db / 10.0, -2.0, 6.0)
-        obs[:, c["log1p_uplink_mbps"]] = np.minimum(np.log1p(self._ul_bps / 1e6), 10.0)
-        obs[:, c["log1p_downlink_mbps"]] = np.minimum(np.log1p(self._dl_bps / 1e6), 10.0)
-        obs[:, c["edge_utilisation"]] = u
-        obs[:, c["last_model_device"]] = self._last == 0
-        obs[:, c["last_model_edge"]] = self._last == 1
+        self._layout.write_link(
+            obs, self._ul_db, self._dl_db, self._ul_bps, self._dl_bps, self._levels[self._load]
+        )
+        self._layout.write_last_model(obs, self._last)
         self._obs = obs
 
     # ------------------------------------------------------------------ VectorEnv API
@@ -195,39 +180,51 @@ class SingleTurnVectorEnv(VectorEnv):
         return self._obs, {"semantic_p": self._semantic_p[self._row]}
 
     def step(self, actions):
-        a = np.asarray(actions).astype(np.int64).reshape(self.num_envs)
-        if a.min() < 0 or a.max() > 1:
-            raise EdgeRouteError("actions must be 0 (device) or 1 (edge) for every user")
-        row, u = self._row, self._u
+        a = np.asarray(actions)
+        n = self.num_envs
+        if not (
+            a.shape == (n,)
+            and np.issubdtype(a.dtype, np.integer)
+            and (a.min() >= 0 and a.max() <= 1)
+        ):
+            raise EdgeRouteError(
+                f"actions must be {n} integers, each 0 (device) or 1 (edge) (shape ({n},)); "
+                f"got {actions!r}"
+            )
+        a = a.astype(np.int64, copy=False)
+        row, load = self._row, self._load
         edge = a == 1
         # Edge path: uplink now, queue, prefill, slowed decode, downlink when the answer leaves.
-        u_c = np.clip(u, 0.0, compute.MAX_UTILISATION)  # as cost_models.compute clips it
-        slow = 1.0 + compute.DECODE_LOAD_FACTOR * u_c
         up_s = self._tx_s(self._prompt_bits[row], self._ul_bps)
-        queue_s = u_c / (1.0 - u_c) * self._queue_service_s
-        compute_e = self._pf_e[row] + self._dec_e[row] * slow
+        queue_s = self._queue_lv[load]
+        compute_e = self._pf_e[row] + self._dec_e[row] * self._slow_lv[load]
         t_send = self._t + up_s + queue_s + compute_e
+        # The downlink sees the channel at the send time: drawn from the k-step law given the
+        # arrival-time state, as a branch (the user's state stays at the arrival, since the
+        # next open-loop arrival may come before this answer is sent).
         send_block = np.where(edge, (t_send / self._cm.block_s).astype(np.int64), self._block)
-        self._chan = self._advance_channel(self._chan, self._block, send_block)
-        self._block = send_block
-        _, dl_send_db = self._snr_db(self._chan)
-        down_s = self._tx_s(self._answer_bits[row], self._rate_bps(dl_send_db))
+        _, dl_send_db = self._snr_db(self._advance_channel(self._chan, self._block, send_block))
+        down_s = self._tx_s(self._answer_bits[row], self._cm.rates_bps(dl_send_db))
         lat_e = up_s + queue_s + compute_e + down_s
         latency = np.where(edge, lat_e, self._lat_d[row])
-        quality = self._quality[row, a]
-        switched = (self._last >= 0) & (a != self._last)
-        w = self._w
-        reward = (
-            w["quality"] * quality
-            + w["latency"] * latency
-            + w["edge_call"] * edge
-            + w["switch"] * switched
+        served = Outcome(
+            action=a,
+            quality=self._quality[row, a],
+            latency_s=latency,
+            latency=(),  # per-user breakdowns are not reported by the batched env
+            switched=(self._last >= 0) & (a != self._last),
+            recomputed_tokens=0,
+            uplink_tokens=self._prompt_tokens[row] * edge,
+            uplink_bytes=self._prompt_bits[row] / 8.0 * edge,
+            time_s=self._t + latency,
+            row=row,
         )
+        reward = weighted_reward(self._weights, reward_terms(served))
         info: dict[str, Any] = {
             "latency_s": latency,
-            "quality": quality,
+            "quality": served.quality,
             "edge_call": edge,
-            "switched": switched,
+            "switched": served.switched,
         }
         self._last = a
         self._steps += 1
@@ -236,7 +233,7 @@ class SingleTurnVectorEnv(VectorEnv):
         if self._think_sigma > 0:
             gap = self._rng.lognormal(self._think_mu, self._think_sigma, self.num_envs)
         else:
-            gap = np.exp(self._think_mu)
+            gap = float(self.config["think_time_mean_s"])
         self._t = self._t + gap
         self._row = self._rng.integers(0, len(self._static), self.num_envs)
         done = np.flatnonzero(terminated)

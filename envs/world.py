@@ -1,6 +1,6 @@
 """The exogenous world of an episode: think times, edge load path and channel path.
 
-Common random numbers (DESIGN.md "Evaluation uses common random numbers"). The time at which
+Common random numbers (docs/architecture.md, "Environments"). The time at which
 the user sends the next query depends on the actions (it follows the answer, which takes
 longer on a slow side), so a process advanced "at each query" would give every policy a
 different realisation. Instead each process here is a *path over absolute time*, drawn from its
@@ -8,13 +8,19 @@ own generator on a fixed grid and extended lazily in fixed-size chunks: whatever
 the state at time ``t`` is the same, and the query order and think times (drawn at reset) are
 too. Only the *times at which* the environment looks at the paths depend on the policy.
 
-* :class:`LoadPath`: the ``cost_models.compute.EdgeLoadProcess`` chain (one transition per
-  ``step_s``), sampled exactly by its holding times: in level ``i`` the chain stays a
-  Geometric(1 - P_ii) number of steps, then jumps to ``j != i`` with probability
-  ``P_ij / (1 - P_ii)``. This is the same law as stepping the chain once per ``step_s`` (and
+* :class:`LoadPath`: the ``cost_models.edge_load.LoadChain`` (one transition per ``step_s``),
+  sampled exactly by its holding times: in level ``i`` the chain stays a Geometric(1 - P_ii)
+  number of steps, then jumps to ``j != i`` with probability ``P_ij / (1 - P_ii)``. This is
+  the same law as stepping the chain once per ``step_s`` (``EdgeLoadProcess``;
   ``tests/test_env_properties.py`` compares the two), at the cost of one draw per jump
   instead of one per second.
-* :class:`ChannelPath`: ``cost_models.channel`` block fading, see its docstring.
+* :class:`ChannelPath`: ``cost_models.channel`` block fading, see its docstring; the SNR and
+  rate of a block are the ``cost_models.link`` laws.
+* :func:`think_times_s`: the user's think times (lognormal, :func:`lognormal_params`).
+
+A new exogenous dynamic (a link trace, device heat, ...) is a path class here with the same
+two-stream rule (first draws from the reset, the rest from a seeded stream of its own), drawn
+in the environment's ``_begin_episode`` and looked up in its ``_outcomes``.
 
 Streams. Each path takes its first draws from the caller (drawn at ``reset`` from the
 environment's ``np_random``, in fixed counts that do not depend on the actions) and any later
@@ -27,13 +33,29 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter
 
-from cost_models import compute
+from cost_models.channel import get_channel_scenario
+from cost_models.edge_load import LoadChain
+from cost_models.link import (
+    fading_snr_db,
+    fading_snr_float_db,
+    link_rate_array_bps,
+    link_rate_float_bps,
+)
 
 Stream = np.random.Generator | int
+
+#: Scale that turns a uniform in [0, 1) into an integer seed with its 53 random bits (2^53).
+SEED_SCALE = 9007199254740992.0
+
+
+def seed_from_uniform(u: float) -> int:
+    """The seed of a lazily created stream, from one uniform drawn at reset (53 bits)."""
+    return int(u * SEED_SCALE)
 
 
 def _generator(rng: Stream) -> np.random.Generator:
@@ -41,65 +63,29 @@ def _generator(rng: Stream) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-class LoadChain:
-    """The static part of the edge load chain (validated once, shared by every episode)."""
-
-    def __init__(
-        self,
-        levels: tuple[float, ...] = compute.DEFAULT_LOAD_LEVELS,
-        transitions: tuple[tuple[float, ...], ...] = compute.DEFAULT_LOAD_TRANSITIONS,
-        step_s: float = 1.0,
-    ) -> None:
-        # Validate through the cost model's own constructor (same checks, same messages).
-        proc = compute.EdgeLoadProcess(
-            levels, transitions, rng=np.random.default_rng(0), step_s=step_s
-        )
-        self.levels = [float(x) for x in proc.levels]
-        self.step_s = float(proc.step_s)
-        P = proc.P
-        self.transitions = P.copy()
-        k = len(self.levels)
-        self.stay = [float(P[i, i]) for i in range(k)]
-        self.log_stay = [math.log(p) if 0.0 < p < 1.0 else 0.0 for p in self.stay]
-        self.jump_cum: list[list[float] | None] = []
-        for i in range(k):
-            off = P[i].copy()
-            off[i] = 0.0
-            total = off.sum()
-            self.jump_cum.append((np.cumsum(off / total)).tolist() if total > 0 else None)
-        #: Whether some level never leaves (the vectorised path then falls back to the loop).
-        self.absorbing = any(
-            c is None or p >= 1.0 for c, p in zip(self.jump_cum, self.stay, strict=True)
-        )
-        #: jump_cum as a matrix (rows of an absorbing level are 2: never <= a uniform).
-        self.jump_cum_matrix = np.array(
-            [c if c is not None else [2.0] * k for c in self.jump_cum], dtype=np.float64
-        )
-        #: log P_ii per level (0 where P_ii is 0 or 1), as an array.
-        self.log_stay_array = np.asarray(self.log_stay, dtype=np.float64)
-        pi = np.clip(proc.stationary_distribution(), 0.0, None)
-        self.initial_cum = np.cumsum(pi / pi.sum()).tolist()
-        #: Shortest mean holding time of a level (s): sizes the jumps drawn at reset.
-        self.min_mean_holding_s = min(self.step_s / max(1.0 - p, 1e-12) for p in self.stay)
-
-    def jumps_for(self, horizon_s: float) -> int:
-        """Jumps to draw at reset so that a path usually covers ``horizon_s`` seconds."""
-        return int(horizon_s / self.min_mean_holding_s * 1.5) + 4
+def load_jumps_for(chain: LoadChain, horizon_s: float) -> int:
+    """Jumps to draw at reset so that a :class:`LoadPath` usually covers ``horizon_s`` seconds
+    (1.5 x the jumps of the shortest mean holding time, plus 4)."""
+    return int(horizon_s / chain.min_mean_holding_s * 1.5) + 4
 
 
 class LoadPath:
     """Edge utilisation as a function of absolute time.
 
     Jump ``i`` uses uniforms ``2 i + 1`` and ``2 i + 2`` of the path's sequence (uniform 0 is
-    the starting level): first the ``first_uniforms`` given (drawn at reset), then draws from
-    ``rng`` (a generator, or the seed of one created on first need).
+    the starting level): first the ``first_uniforms`` given (drawn at reset; a list for a path
+    looked up jump by jump, an array for one extended vectorised), then draws from ``rng`` (a
+    generator, or the seed of one created on first need).
     """
 
     #: Jumps drawn per lazy extension.
     CHUNK_JUMPS = 64
 
     def __init__(
-        self, chain: LoadChain, rng: Stream, first_uniforms: list[float] | None = None
+        self,
+        chain: LoadChain,
+        rng: Stream,
+        first_uniforms: list[float] | np.ndarray | None = None,
     ) -> None:
         self.chain = chain
         self.rng = rng
@@ -107,22 +93,37 @@ class LoadPath:
             self.rng = _generator(rng)
             first_uniforms = self.rng.random(2 * 8 + 1).tolist()
         k = len(chain.levels)
-        self._state = min(bisect.bisect_right(chain.initial_cum, first_uniforms[0]), k - 1)
-        self._u = first_uniforms
+        self._state = min(bisect.bisect_right(chain.initial_cum, float(first_uniforms[0])), k - 1)
+        # The unused uniforms, as a list (scalar walk) and/or an array (vectorised walk);
+        # either is derived from the other when first needed.
+        is_list = isinstance(first_uniforms, list)
+        self._u_list: list[float] | None = first_uniforms if is_list else None
+        self._u_array: np.ndarray | None = None if is_list else np.asarray(first_uniforms)
         self._next_u = 1
         # Path: level index on [switch_s[n], switch_s[n + 1]).
         self.switch_s: list[float] = [0.0]
         self.level_at_switch: list[int] = [self._state]
-        self.utilisation_at_switch: list[float] = [chain.levels[self._state]]
 
-    def _uniforms(self, n_jumps: int) -> tuple[list[float], int, int]:
-        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left."""
-        u, i = self._u, self._next_u
+    def _uniforms(self, n_jumps: int, as_array: bool) -> tuple[Any, int, int]:
+        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left;
+        the uniforms as an array if ``as_array``, else as a list."""
+        u = self._u_array if self._u_list is None else self._u_list
+        i = self._next_u
         if i + 1 >= len(u):
             # Out of reset-time uniforms: continue from the path's own stream.
             self.rng = _generator(self.rng)
-            u = self._u = u[i:] + self.rng.random(2 * self.CHUNK_JUMPS).tolist()
+            more = self.rng.random(2 * self.CHUNK_JUMPS)
+            self._u_array = np.concatenate((np.asarray(u[i:], dtype=np.float64), more))
+            self._u_list = None
             i = self._next_u = 0
+        if as_array:
+            if self._u_array is None:
+                self._u_array = np.asarray(self._u_list)
+            u = self._u_array
+        else:
+            if self._u_list is None:
+                self._u_list = self._u_array.tolist()
+            u = self._u_list
         return u, i, min(n_jumps, (len(u) - i) // 2)
 
     def _extend(self, n_jumps: int = 4) -> None:
@@ -130,20 +131,18 @@ class LoadPath:
         chunking does not change the path (jump ``i`` always uses the same uniforms); 4 covers
         the ~3.4 jumps a default multi-turn episode looks up in one call."""
         ch = self.chain
-        u, i, n = self._uniforms(n_jumps)
+        u, i, n = self._uniforms(n_jumps, as_array=False)
         t = self.switch_s[-1]
         s = self._state
         last = len(ch.levels) - 1
         log1p, floor, bisect_right = math.log1p, math.floor, bisect.bisect_right
         switch_s, levels_at = self.switch_s, self.level_at_switch
-        util_at = self.utilisation_at_switch
         for _ in range(n):
             cum = ch.jump_cum[s]
             stay = ch.stay[s]
             if cum is None or stay >= 1.0:  # absorbing level: it never leaves
                 switch_s.append(math.inf)
                 levels_at.append(s)
-                util_at.append(ch.levels[s])
                 break
             # Steps spent in s (>= 1): Geometric(1 - stay) by inversion.
             steps = 1.0 if stay <= 0.0 else 1.0 + floor(log1p(-u[i]) / ch.log_stay[s])
@@ -152,7 +151,6 @@ class LoadPath:
             i += 2
             switch_s.append(t)
             levels_at.append(s)
-            util_at.append(ch.levels[s])
         self._next_u = i
         self._state = s
 
@@ -162,20 +160,22 @@ class LoadPath:
         holding times are vectorised. Same uniforms, same law and same path as
         :meth:`_extend` (up to float rounding of the accumulated time)."""
         ch = self.chain
-        u, i, n = self._uniforms(self.CHUNK_JUMPS)
+        u, i, n = self._uniforms(self.CHUNK_JUMPS, as_array=True)
         if ch.absorbing:
             return self._extend(n)
-        pairs = np.asarray(u[i : i + 2 * n]).reshape(n, 2)
-        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last).
+        pairs = u[i : i + 2 * n].reshape(n, 2)
+        k = len(ch.levels)
+        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last),
+        # flattened: the level after jump j from level s is dest[j * k + s].
         dest = (ch.jump_cum_matrix[None, :, :] <= pairs[:, 1, None, None]).sum(axis=2)
-        np.minimum(dest, len(ch.levels) - 1, out=dest)
+        np.minimum(dest, k - 1, out=dest)
+        dest = dest.ravel().tolist()
         s = self._state
         states = [s]
-        for row in dest.tolist():
-            s = row[s]
+        for base in range(0, n * k, k):
+            s = dest[base + s]
             states.append(s)
-        held = np.asarray(states[:-1])
-        log_stay = ch.log_stay_array[held]
+        log_stay = ch.log_stay_array[states[:-1]]
         steps = np.where(
             log_stay < 0.0, 1.0 + np.floor(np.log1p(-pairs[:, 0]) / np.minimum(log_stay, -1e-300)),
             1.0,
@@ -183,7 +183,6 @@ class LoadPath:
         times = self.switch_s[-1] + np.cumsum(steps * ch.step_s)
         self.switch_s.extend(times.tolist())
         self.level_at_switch.extend(states[1:])
-        self.utilisation_at_switch.extend([ch.levels[x] for x in states[1:]])
         self._next_u = i + 2 * n
         self._state = s
         return None
@@ -208,6 +207,14 @@ class LoadPath:
         return np.asarray(self.level_at_switch, dtype=np.int64)[idx]
 
 
+def lognormal_params(mean_s: float, cv: float) -> tuple[float, float]:
+    """``(mu, sigma)`` of the lognormal with mean ``mean_s`` and coefficient of variation
+    ``cv``: ``sigma^2 = log(1 + cv^2)``, ``mu = log(mean_s) - sigma^2 / 2`` (``cv = 0``:
+    sigma 0, a constant ``exp(mu) = mean_s`` up to rounding; callers use ``mean_s`` itself)."""
+    sigma2 = math.log1p(cv * cv) if cv > 0 else 0.0
+    return math.log(mean_s) - sigma2 / 2.0, math.sqrt(sigma2)
+
+
 def think_times_s(rng: np.random.Generator, n: int, mean_s: float, cv: float) -> np.ndarray:
     """``n`` user think times (seconds between an answer and the next turn in multi-turn; the
     gaps between query arrivals in the open-loop single-turn environment), lognormal.
@@ -220,9 +227,8 @@ def think_times_s(rng: np.random.Generator, n: int, mean_s: float, cv: float) ->
     """
     if cv <= 0:
         return np.full(n, float(mean_s))
-    sigma2 = math.log1p(cv * cv)
-    mu = math.log(mean_s) - sigma2 / 2.0
-    return rng.lognormal(mu, math.sqrt(sigma2), n)
+    mu, sigma = lognormal_params(mean_s, cv)
+    return rng.lognormal(mu, sigma, n)
 
 
 def ar1_filter(x: np.ndarray, coef: np.ndarray, y_prev: np.ndarray) -> np.ndarray:
@@ -243,13 +249,13 @@ def ar1_filter(x: np.ndarray, coef: np.ndarray, y_prev: np.ndarray) -> np.ndarra
 _ONE = np.ones(1)
 
 
-def _ar1_matrix(coef: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(F, p)`` with ``F[i, k] = coef^(i-k)`` (k <= i, else 0) and ``p[i] = coef^(i+1)``."""
+def _ar1_matrix(coef: float, n: int) -> np.ndarray:
+    """``F`` with ``F[i, k] = coef^(i-k)`` for ``k <= i``, else 0: the AR(1) recursion from a
+    zero state as a lower-triangular matrix."""
     i = np.arange(n)
     lag = i[:, None] - i[None, :]
     with np.errstate(invalid="ignore"):
-        F = np.where(lag >= 0, float(coef) ** np.maximum(lag, 0).astype(float), 0.0)
-    return F, float(coef) ** (i + 1.0)
+        return np.where(lag >= 0, float(coef) ** np.maximum(lag, 0).astype(float), 0.0)
 
 
 #: Largest first chunk filtered by a matrix product (longer ones use ``lfilter``).
@@ -260,27 +266,23 @@ class ChannelModel:
     """The static part of the block-fading channel (built once per scenario and block)."""
 
     def __init__(self, scenario: object, block_s: float) -> None:
-        from cost_models.channel import ChannelProcess, get_channel_scenario
-
         sc = get_channel_scenario(scenario)
         self.scenario = sc
         self.block_s = float(block_s)
         self.mean_ul_db, self.mean_dl_db = (float(x) for x in sc.mean_snr_db())
+        self.mean_snr_db_pair = np.array([self.mean_ul_db, self.mean_dl_db])
         self.link_bandwidth_hz = float(sc.link_bandwidth_hz)
         self.min_snr_db = float(sc.min_snr_db)
         self.access_latency_s = float(sc.access_latency_s)
         self.outage_penalty_s = float(sc.outage_penalty_s)
-        # Correlations over one block, from the process itself.
-        proto = ChannelProcess.__new__(ChannelProcess)
-        proto.scenario = sc
-        self.shadow_corr, self.fading_corr = ChannelProcess.correlations(proto, self.block_s)
+        # Correlations over one block: the scenario's Gudmundson and Jakes laws.
+        self.shadow_corr, self.fading_corr = sc.correlations(self.block_s)
         self.shadow_std_db = float(sc.shadowing_std_db)
         # The first chunk of every episode (short episodes need no more) is filtered by a
         # matrix product: y = F x + c^(k+1) y_prev with F[i, k] = c^(i-k) for k <= i.
         self.first_chunk = 64
-        self.filter_shadow, self.powers_shadow = _ar1_matrix(self.shadow_corr, MATRIX_BLOCKS)
-        self.filter_fading, self.powers_fading = _ar1_matrix(self.fading_corr, MATRIX_BLOCKS)
-        self.scenario_rate_bps = sc.rate_bps  # the vectorised cost-model rate
+        self.filter_shadow = _ar1_matrix(self.shadow_corr, MATRIX_BLOCKS)
+        self.filter_fading = _ar1_matrix(self.fading_corr, MATRIX_BLOCKS)
         a, rho = self.shadow_corr, self.fading_corr
         # Per column of a ChannelPath (shadow, ul re, dl re, ul im, dl im): AR(1) coefficient,
         # innovation scale in steady state, and the scale of the stationary draw of block 0.
@@ -318,11 +320,13 @@ class ChannelModel:
         return f
 
     def rate_bps(self, snr_db: float) -> float:
-        """The scenario's per-user Shannon rate at ``snr_db``; 0 in outage (scalar path of
-        ``ChannelScenario.rate_bps``)."""
-        if snr_db < self.min_snr_db:
-            return 0.0
-        return self.link_bandwidth_hz * math.log2(1.0 + 10.0 ** (snr_db / 10.0))
+        """The scenario's per-user Shannon rate at ``snr_db``; 0 in outage
+        (``cost_models.link.link_rate_float_bps``)."""
+        return link_rate_float_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
+
+    def rates_bps(self, snr_db: np.ndarray) -> np.ndarray:
+        """:meth:`rate_bps` of an array of SNRs (``cost_models.link.link_rate_array_bps``)."""
+        return link_rate_array_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
 
 
 class ChannelPath:
@@ -394,12 +398,10 @@ class ChannelPath:
         self._arrays = None
 
     def _snr_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(uplink, downlink) SNR in dB of filtered rows ``y``: mean SNR - shadowing +
-        10 log10 |h|^2 (the gain floored at 1e-30 as in ``ChannelProcess.state``)."""
-        m = self.model
-        h2 = y[:, 1:5] * y[:, 1:5]
-        gain_db = 10.0 * np.log10(np.maximum(h2[:, 0:2] + h2[:, 2:4], 1e-30))
-        return (m.mean_ul_db - y[:, 0]) + gain_db[:, 0], (m.mean_dl_db - y[:, 0]) + gain_db[:, 1]
+        """(uplink, downlink) SNR in dB of filtered rows ``y`` (columns shadow, ul re, dl re,
+        ul im, dl im): ``cost_models.link.fading_snr_db`` of both links in one call."""
+        both = fading_snr_db(self.model.mean_snr_db_pair, y[:, 0:1], y[:, 1:3], y[:, 3:5])
+        return both[:, 0], both[:, 1]
 
     def _all_blocks(self) -> np.ndarray:
         if self._arrays is None or len(self._arrays) != self._n_blocks:
@@ -427,8 +429,8 @@ class ChannelPath:
         s, ul_re, dl_re, ul_im, dl_im = arrays[j].tolist()
         m = self.model
         return (
-            m.mean_ul_db - s + 10.0 * math.log10(max(ul_re * ul_re + ul_im * ul_im, 1e-30)),
-            m.mean_dl_db - s + 10.0 * math.log10(max(dl_re * dl_re + dl_im * dl_im, 1e-30)),
+            fading_snr_float_db(m.mean_ul_db, s, ul_re, ul_im),
+            fading_snr_float_db(m.mean_dl_db, s, dl_re, dl_im),
         )
 
     def link(self, t_s: float) -> tuple[float, float, float, float]:
@@ -436,17 +438,25 @@ class ChannelPath:
         for :meth:`snr_db` and ``ChannelModel.rate_bps`` of both links (the step's hot path)."""
         ul_db, dl_db = self.snr_db(t_s)
         m = self.model
-        b, floor_db, log2 = m.link_bandwidth_hz, m.min_snr_db, math.log2
+        b, floor_db = m.link_bandwidth_hz, m.min_snr_db
         return (
             ul_db,
             dl_db,
-            0.0 if ul_db < floor_db else b * log2(1.0 + 10.0 ** (ul_db / 10.0)),
-            0.0 if dl_db < floor_db else b * log2(1.0 + 10.0 ** (dl_db / 10.0)),
+            link_rate_float_bps(b, ul_db, floor_db),
+            link_rate_float_bps(b, dl_db, floor_db),
         )
 
-    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+    def _rows_at(self, times_s: np.ndarray) -> np.ndarray:
         idx = (np.asarray(times_s, dtype=np.float64) / self.block_s).astype(np.int64)
         if len(idx):
             self.block(float(np.max(times_s)))
-        return self._snr_of(self._all_blocks()[idx])
+        return self._all_blocks()[idx]
+
+    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+        return self._snr_of(self._rows_at(times_s))
+
+    def downlink_snr_db_at(self, times_s: np.ndarray) -> np.ndarray:
+        """The downlink of :meth:`snr_db_at` (the same law on one link)."""
+        y = self._rows_at(times_s)
+        return fading_snr_db(self.model.mean_dl_db, y[:, 0], y[:, 2], y[:, 4])

@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from cost_models.channel import get_channel_scenario
-from cost_models.router_cost import device_latency, edge_latency, get_scenario
+from cost_models.deployment import get_scenario
+from cost_models.router_cost import device_latency, edge_latency
 
 
 def _inputs(n: int, seed: int) -> dict[str, np.ndarray]:

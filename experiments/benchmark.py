@@ -35,13 +35,16 @@ from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
+from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
-from experiments.run_profile import BenchmarkSpec, RunOptions
+from experiments.nonmyopic import nonmyopic_gap
+from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
     InProcessExecutor,
     RunBatch,
+    SplitRuns,
     TrainOutcome,
     TrainSpec,
     policy_runs,
@@ -60,25 +63,74 @@ from experiments.sweeps import (
 )
 from experiments.tuning import ValidationTuning, tune_on_validation
 
-#: Policies of the main table, in display order: the registry's order.
-POLICY_ORDER: tuple[str, ...] = tuple(POLICY_REGISTRY)
+#: Policies of the main table, in display order: the registry's order without the old alias
+#: ``oracle``; ``hindsight_optimal`` (the bound of a dialogue) only on multi-turn workloads.
+POLICY_ORDER: tuple[str, ...] = tuple(n for n in POLICY_REGISTRY if n != "oracle")
+#: Latency weights of the hindsight frontier (``nonmyopic_gap``'s latency at matched quality),
+#: besides the environment's own reward (-0.1 per second by default, the bound's own run):
+#: quality only (0) and three times the default bracket the myopic oracle's quality.
+HINDSIGHT_LATENCY_WEIGHTS: tuple[float, ...] = (0.0, -0.3)
+
+
+def nonmyopic_runs(bench: BenchmarkSpec, cfg: Mapping[str, Any], prof: Any) -> SplitRuns:
+    """Test runs of one dialogue per episode for ``nonmyopic_gap``: then every policy starts
+    each dialogue from the same state (in episodes of several dialogues the clock a policy
+    leaves behind moves the next dialogue's world), so the per-dialogue comparison with the
+    bound is exact. As many dialogues as the benchmark's episodes hold (at most 1,000 per
+    seed)."""
+    per_episode = int(cfg.get("dialogues_per_episode", 1))
+    episodes = min(prof.budget.episodes * per_episode, SEED_STRIDE)
+    one = {**cfg, "dialogues_per_episode": 1}
+    return split_runs(bench, one, "test", prof.seeds, EvalBudget(episodes, None))
+
+
+def hindsight_sweep() -> list[SweepPoint]:
+    """The hindsight frontier: the bound planned for each latency weight."""
+    return [
+        SweepPoint("hindsight_optimal", {"latency_weight": w}, w) for w in HINDSIGHT_LATENCY_WEIGHTS
+    ]
+
+
+def gap_section(done: Mapping[Any, Any], points: list[SweepPoint]) -> dict[str, Any]:
+    """``nonmyopic_gap`` from the single-dialogue runs (:func:`nonmyopic_runs`)."""
+    myopic = policy_runs(done[("gap", "myopic_oracle")])
+    hindsight = policy_runs(done[("gap", "hindsight_optimal")])
+    frontier = sweep_frontier(done, ("gap", "sweep"), points) + [point_of(hindsight.metrics)]
+    gap = nonmyopic_gap(hindsight.logs, myopic.logs, point_of(myopic.metrics), frontier)
+    return {
+        **gap,
+        "myopic_oracle": myopic.metrics,
+        "hindsight_optimal": hindsight.metrics,
+        "hindsight_frontier": [point_dict(p) for p in frontier],
+        "episodes": "one dialogue per episode, common random numbers",
+    }
+
+
+def policy_order(multi_turn: bool) -> tuple[str, ...]:
+    """The policies of a section: every one, ``hindsight_optimal`` only on dialogues."""
+    return tuple(n for n in POLICY_ORDER if multi_turn or n != "hindsight_optimal")
+
+
 #: Policies whose tuned operating point and the two extremes join their frontier.
 WITH_EXTREMES: tuple[str, ...] = ("semantic_threshold", "analytic")
 #: Points marked on the frontier plots.
-PLOT_FIXED: tuple[str, ...] = ("always_device", "always_edge", "latency_greedy", "oracle")
+PLOT_FIXED: tuple[str, ...] = ("always_device", "always_edge", "latency_greedy", "myopic_oracle")
 
 
-def fixed_policies(tuning: ValidationTuning) -> dict[str, dict[str, Any]]:
+def fixed_policies(tuning: ValidationTuning, multi_turn: bool) -> dict[str, dict[str, Any]]:
     """Registry name -> arguments of every test policy but PPO (tuned ones from validation)."""
-    return {
+    fixed = {
         "always_device": {},
         "always_edge": {},
         "random": {"p": 0.5, "seed": 0},
         "semantic_threshold": tuning.semantic_kwargs(),
         "latency_greedy": {},
         "analytic": tuning.analytic_kwargs(),
-        "oracle": {},
+        "myopic_oracle": {},
     }
+    if multi_turn:
+        fixed["hindsight_optimal"] = {}
+    return fixed
 
 
 @dataclass(frozen=True)
@@ -137,7 +189,8 @@ def run_one_benchmark(
 
     # 3. + 4. test: every policy, seed and sweep point, common random numbers
     batch = RunBatch()
-    fixed = fixed_policies(tuning)
+    multi = bool(described.multi_turn)
+    fixed = fixed_policies(tuning, multi)
     for name, kwargs in fixed.items():
         batch.add(name, test.specs(name, kwargs, keep_log=True))
     # PPO: every training seed on every eval seed; metrics pooled over training seeds.
@@ -151,10 +204,17 @@ def run_one_benchmark(
     }
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
+    if multi:
+        gap_runs = nonmyopic_runs(bench, cfg, prof)
+        for name in ("myopic_oracle", "hindsight_optimal"):
+            batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
+        hindsight_points = hindsight_sweep()
+        add_sweep(batch, ("gap", "sweep"), gap_runs, hindsight_points)
     done = batch.run(executor)
 
-    runs = {name: policy_runs(done[name]) for name in POLICY_ORDER}
-    policy_metrics = {name: runs[name].metrics for name in POLICY_ORDER}
+    order = policy_order(multi)
+    runs = {name: policy_runs(done[name]) for name in order}
+    policy_metrics = {name: runs[name].metrics for name in order}
     sweeps = {k: sweep_frontier(done, k, points) for k, points in sweep_plan.items()}
     sweeps["ppo"].insert(0, point_of(runs["ppo"].metrics, 1.0))
     # The tuned operating points belong to their frontiers too, and so do the two extremes
@@ -174,6 +234,7 @@ def run_one_benchmark(
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
+        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
@@ -197,7 +258,7 @@ def run_one_benchmark(
     }
     plot_data = {
         "sweeps": sweeps,
-        "latencies": {n: pooled_latencies(runs[n].logs) for n in POLICY_ORDER},
+        "latencies": {n: pooled_latencies(runs[n].logs) for n in order},
     }
     return section, plot_data
 

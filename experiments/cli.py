@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bench",
     "train",
     "evaluate",
+    "crossover",
     "benchmark",
     "ablate",
     "sweep",

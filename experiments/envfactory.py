@@ -17,12 +17,15 @@ import gymnasium as gym
 from agents.observation_groups import DropObservationGroups
 from cost_models.errors import require
 
-#: Environment id per benchmark key: single-turn for MMLU/GSM8K, multi-turn for MT-Bench(-101).
+#: Environment id per benchmark key: single-turn for MMLU/GSM8K, multi-turn for the dialogues
+#: (MT-Bench, MT-Bench-101, MT-Eval, long sessions).
 BENCHMARK_ENVS: dict[str, str] = {
     "mmlu": "EdgeRoute/SingleTurn-v0",
     "gsm8k": "EdgeRoute/SingleTurn-v0",
     "mt_bench": "EdgeRoute/MultiTurn-v0",
     "mt_bench_101": "EdgeRoute/MultiTurn-v0",
+    "mt_eval": "EdgeRoute/MultiTurn-v0",
+    "long_sessions": "EdgeRoute/MultiTurn-v0",
     "synthetic": "EdgeRoute/SingleTurn-v0",
 }
 
@@ -94,6 +97,8 @@ class EnvDescription:
     """deployment scenario, label pair and latency architecture"""
     reward_weights: dict[str, float]
     """the environment's reward weights (the PPO reward-weight sweep scales them)"""
+    multi_turn: bool = False
+    """dialogues (the hindsight bound plans over each one)"""
 
 
 def describe_env(env_id: str, config: Mapping[str, Any], key: str) -> EnvDescription:
@@ -103,7 +108,10 @@ def describe_env(env_id: str, config: Mapping[str, Any], key: str) -> EnvDescrip
     try:
         u = env.unwrapped
         return EnvDescription(
-            quality_source_of(env, key), scenario_of(env), dict(u.config["reward_weights"])
+            quality_source_of(env, key),
+            scenario_of(env),
+            dict(u.config["reward_weights"]),
+            bool(getattr(u, "multi_turn", False)),
         )
     finally:
         env.close()

@@ -63,6 +63,8 @@ def run_policy(
     """
     check_run_args([seed], episodes, max_steps)
     policy.bind(list(env.unwrapped.observation_names))
+    if policy.needs_env:
+        policy.attach(env.unwrapped)
     log = StepLog()
     for episode in range(episodes):
         rs = reset_seed(seed, episode)

@@ -70,7 +70,7 @@ def matched_comparison(
         entry["analytic_vs_static"] = reductions(entry["semantic_threshold"], entry["analytic"])
         entry["ppo_vs_analytic"] = reductions(entry["analytic"], entry["ppo"])
         by_pgr[f"{level:g}"] = entry
-    oracle_latency = policies["oracle"]["latency_mean_s"]
+    oracle_latency = policies["myopic_oracle"]["latency_mean_s"]
     ppo = policies["ppo"]
     # Where PPO cannot reach the target: compare at PPO's own quality as well.
     at_ppo = at_quality(sweeps["analytic"], ppo["quality"])

@@ -14,13 +14,15 @@ from cost_models.channel import (
     ChannelScenario,
     get_channel_scenario,
     mean_channel_state,
+)
+from cost_models.errors import EdgeRouteError
+from cost_models.link import (
     noise_power_dbm,
     path_loss_db,
     shannon_rate_bps,
     text_payload_bits,
     transmit_time_s,
 )
-from cost_models.errors import EdgeRouteError
 
 
 def test_path_loss_hand_values() -> None:
@@ -140,7 +142,7 @@ def test_fading_correlation_is_jakes() -> None:
     proc = ChannelProcess(sc, np.random.default_rng(0))
     f_d = sc.speed_mps * sc.carrier_hz / 299_792_458.0
     assert sc.doppler_hz == pytest.approx(f_d)
-    a, rho = proc.correlations(0.001)
+    a, rho = proc.scenario.correlations(0.001)
     assert rho == pytest.approx(float(j0(2 * np.pi * f_d * 0.001)))
     assert a == pytest.approx(math.exp(-sc.speed_mps * 0.001 / 50.0))
     # dt = 0 leaves the state unchanged

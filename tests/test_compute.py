@@ -7,23 +7,19 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cost_models.compute import (
+from cost_models.catalogue import (
     HARDWARE_SPECS,
     MODEL_SPECS,
-    EdgeLoadProcess,
     check_fits,
-    decode_slowdown,
-    decode_time_s,
-    decode_tokens_per_s,
     get_hardware,
     get_model,
     get_precision,
-    parse_utilisation,
-    prefill_time_s,
-    queue_delay_s,
     weight_bytes,
 )
+from cost_models.edge_load import EdgeLoadProcess, decode_slowdown, queue_delay_s
 from cost_models.errors import EdgeRouteError
+from cost_models.roofline import decode_time_s, decode_tokens_per_s, prefill_time_s
+from experiments.commands.costs import parse_utilisation
 
 REQUIRED_MODELS = [
     "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b",
@@ -234,7 +230,8 @@ def test_roofline_scalar_path_equals_the_vectorised_path() -> None:
     every step) equal the numpy path of ``prefill_time_s`` / ``decode_time_s`` on random
     inputs for every model, hardware and precision; the validated scalar functions return
     exactly the coefficients' values."""
-    from cost_models.compute import PRECISIONS, roofline_coefficients
+    from cost_models.catalogue import PRECISIONS
+    from cost_models.roofline import roofline_coefficients
 
     rng = np.random.default_rng(0)
     for m in MODEL_SPECS:
@@ -259,7 +256,7 @@ def test_roofline_decode_on_both_sides_of_the_crossover() -> None:
     """The scalar decode sum equals the explicit per-token loop when the crossover falls inside
     the output (no preset has one at positive context, so the coefficients are made up here),
     for either line dominating first, and for parallel lines."""
-    from cost_models.compute import RooflineCoefficients
+    from cost_models.roofline import RooflineCoefficients
 
     cases = [
         RooflineCoefficients(a0=1.0, a1=0.01, b0=2.0, b1=0.0),  # memory first, cross at 100

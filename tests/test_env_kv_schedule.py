@@ -1,7 +1,7 @@
 """A hand-built three-turn dialogue served device -> edge -> device: the KV rules, exactly.
 
-The token counts and bytes asserted here are derived in the comments from the rules of
-DESIGN.md ("KV cache") and the text-payload rule of ``cost_models.channel`` (4 bytes per token,
+The token counts and bytes asserted here are derived in the comments from the KV-cache rules of
+``cost_models.kv_cache`` and the text-payload rule of ``cost_models.link`` (4 bytes per token,
 300 bytes of framing per message, 61 bytes per 1460-byte TCP segment), not read from the env.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import envs  # noqa: F401  (registers the environments)
-from cost_models import compute, router_cost
+from cost_models import deployment, roofline, router_cost
 from envs.traces.schema import COLUMNS, Trace
 
 PROMPTS = (50, 30, 20)
@@ -97,7 +97,7 @@ def test_device_edge_device_schedule_recomputes_and_uplinks_exactly(env):
     # Prefill covered the 180 uncached tokens after an empty cache.
     sc = u.scenario
     assert i1["latency"]["prefill_s"] == pytest.approx(
-        compute.prefill_time_s(sc.edge_model, sc.edge_hw, 180, 0, sc.edge_precision), rel=1e-12
+        roofline.prefill_time_s(sc.edge_model, sc.edge_hw, 180, 0, sc.edge_precision), rel=1e-12
     )
     # Dialogue after turn 1: 150 + 30 user + 80 edge answer = 260, all cached on the edge;
     # the device still holds its valid 150-token prefix.
@@ -128,11 +128,15 @@ def test_staying_on_one_side_recomputes_nothing(env):
     assert [i["switched"] for i in infos] == [False, False, False]
 
 
-def test_device_capacity_eviction_forces_full_recompute():
-    # A device KV budget of 200 tokens of the device model: after turn 1 the dialogue
-    # (50 + 100 + 30 + 60 = 240 tokens) no longer fits, so the cache is evicted and turn 2 on
-    # the device recomputes the whole 240-token history.
-    sc = router_cost.get_scenario("phone_3b__edge_70b")
+def test_device_capacity_overflow_recomputes_the_documented_window():
+    # A device KV budget of 200 tokens of the device model. Turn 0 (50 + 100 = 150) fits; at
+    # turn 1 the context 150 + 30 + 60 = 240 does not: the device keeps the most recent
+    # 200 - 30 - 60 = 110 history tokens and recomputes them (cost_models.device_memory
+    # .device_turn), after which it holds no valid prefix; turn 2 overflows again and
+    # recomputes its own window.
+    from cost_models.device_memory import device_turn
+
+    sc = deployment.get_scenario("phone_3b__edge_70b")
     per_token = sc.kv_bytes_per_token("device")
     e = gym.make(
         "EdgeRoute/MultiTurn-v0",
@@ -147,10 +151,13 @@ def test_device_capacity_eviction_forces_full_recompute():
     i0 = e.step(0)[4]
     assert e.unwrapped.kv.cached_tokens["device"] == 150  # fits: 150 <= 200
     i1 = e.step(0)[4]
-    assert e.unwrapped.kv.cached_tokens["device"] == 0  # 240 > 200: evicted
+    assert e.unwrapped.kv.cached_tokens["device"] == 0  # 240 > 200: a window, no prefix
     i2 = e.step(0)[4]
+    h2 = 150 + PROMPTS[1] + OUT_SMALL[1]
+    window2 = device_turn(h2, 0, PROMPTS[2], OUT_SMALL[2], 200).kept_history
     assert [i0["recomputed_tokens"], i1["recomputed_tokens"], i2["recomputed_tokens"]] == [
         0,
-        0,
-        240,
+        110,
+        window2,
     ]
+    assert window2 == 200 - PROMPTS[2] - OUT_SMALL[2]

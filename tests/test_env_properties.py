@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import envs  # noqa: F401
-from cost_models import channel, compute, router_cost
+from cost_models import channel, deployment, edge_load, link
 from envs.world import ChannelModel, ChannelPath, LoadChain, LoadPath
 
 configs = st.fixed_dictionaries(
@@ -18,7 +18,7 @@ configs = st.fixed_dictionaries(
         "benchmark": st.just("synthetic"),
         "synthetic_size": st.integers(10, 60),
         "split": st.sampled_from(["train", "validation", "test"]),
-        "deployment": st.sampled_from(sorted(router_cost.SCENARIO_PRESETS)),
+        "deployment": st.sampled_from(sorted(deployment.SCENARIO_PRESETS)),
         "channel": st.sampled_from([None, *sorted(channel.CHANNEL_PRESETS)]),
         "think_time_mean_s": st.floats(0.01, 3000.0),
         "think_time_cv": st.floats(0.0, 3.0),
@@ -116,7 +116,7 @@ def test_load_path_has_the_law_of_the_edge_load_chain():
     path = LoadPath(chain, np.random.default_rng(0))
     grid = np.arange(200_000) + 0.5
     a = np.array([path.utilisation(t) for t in grid])
-    proc = compute.EdgeLoadProcess(rng=np.random.default_rng(1))
+    proc = edge_load.EdgeLoadProcess(rng=np.random.default_rng(1))
     b = np.array([proc.advance(1.0) for _ in grid])
     for level in chain.levels:
         assert abs((a == level).mean() - (b == level).mean()) < 0.03
@@ -193,8 +193,8 @@ def test_float_fast_paths_equal_the_array_laws():
         bits, rate = float(rng.uniform(0, 1e6)), float(rng.choice([0.0, rng.uniform(1, 1e8)]))
         acc, pen = float(rng.uniform(0, 0.1)), float(rng.uniform(0, 5))
         assert math.isclose(
-            channel.transmit_time_float_s(bits, rate, acc, pen),
-            float(channel.transmit_time_s(np.array([bits]), np.array([rate]), acc, pen)[0]),
+            link.transmit_time_float_s(bits, rate, acc, pen),
+            float(link.transmit_time_s(np.array([bits]), np.array([rate]), acc, pen)[0]),
             rel_tol=1e-12,
         )
         idle, util = float(rng.uniform(0, 2000)), float(rng.uniform(0.0, 0.95))
@@ -228,25 +228,26 @@ def test_channel_path_vectorised_and_scalar_look_ups_agree():
         assert np.allclose(path.snr_db(float(t)), (x, y), rtol=1e-12, atol=1e-12)
 
 
-def test_multi_turn_common_random_numbers_world_is_the_same_whatever_the_actions():
-    def world(policy):
-        env = gym.make(
-            "EdgeRoute/MultiTurn-v0",
-            config={"benchmark": "synthetic", "synthetic_size": 60, "dialogues_per_episode": 3},
-        )
-        env.reset(seed=13)
-        u = env.unwrapped
-        ids = []
-        while True:
-            *_, terminated, _, info = env.step(policy(len(ids)))
-            ids.append(info["dialogue_id"])
-            if terminated:
-                break
-        grid = np.arange(0.0, 400.0, 0.7)
-        return (
-            ids, list(u._think), list(u._retention_u),
-            [u.channel.snr_db(t) for t in grid], [u.load.utilisation(t) for t in grid],
-        )  # fmt: skip
 
-    a, b, c = world(lambda k: 0), world(lambda k: 1), world(lambda k: k % 2)
-    assert a == b == c
+def test_observation_encoder_scalar_and_vector_paths_agree():
+    """The multi-turn (float) writer and the vectorised writers of the one encoder give the
+    same observation, including clipped SNRs and saturated rates."""
+    from envs.observation import ObservationLayout
+
+    layout = ObservationLayout(3)
+    rng = np.random.default_rng(0)
+    n = 400
+    ul, dl = rng.uniform(-40.0, 90.0, n), rng.uniform(-40.0, 90.0, n)
+    ul_bps = np.where(rng.random(n) < 0.1, 0.0, 10.0 ** rng.uniform(3, 11, n))
+    dl_bps = 10.0 ** rng.uniform(3, 11, n)
+    util = rng.choice([0.1, 0.35, 0.65, 0.9], n)
+    last = rng.integers(-1, 2, n)
+    vec = np.zeros((n, len(layout.names)), dtype=np.float32)
+    layout.write_link(vec, ul, dl, ul_bps, dl_bps, util)
+    layout.write_last_model(vec, last)
+    for i in range(n):
+        row = np.zeros(len(layout.names), dtype=np.float32)
+        layout.write_state(row, 0, ul[i], dl[i], ul_bps[i], dl_bps[i], util[i], 0.0, 0, 0,
+                           int(last[i]))  # fmt: skip
+        np.testing.assert_allclose(row, vec[i], rtol=1e-6, atol=0)
+    assert np.all(vec >= layout.low) and np.all(vec <= layout.high)

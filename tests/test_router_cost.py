@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 
 from cost_models.channel import CHANNEL_PRESETS, get_channel_scenario, mean_channel_state
-from cost_models.compute import LOAD_PRESETS
+from cost_models.deployment import SCENARIO_PRESETS, get_scenario
+from cost_models.edge_load import LOAD_PRESETS
 from cost_models.errors import EdgeRouteError
 from cost_models.router_cost import (
-    SCENARIO_PRESETS,
     CostTerms,
     analytic_score,
     device_latency,
     edge_latency,
     estimate_terms,
-    get_scenario,
     latency_report,
 )
 

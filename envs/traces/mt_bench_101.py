@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, split_of
+from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
 
 _DATA = "mtbench101__mt-bench-101/data/subjective/mtbench101.jsonl"
 #: Environment variable overriding the published per-task means shipped in the package.
@@ -262,21 +262,13 @@ def build(
             },
             n,
         )
-        meta = {
-            "benchmark": "mt_bench_101",
-            "pair": name,
-            "small": pair.small,
-            "large": pair.large,
-            "quality_source": "modelled",
-            "quality_note": (
+        meta = pair_meta(
+            "mt_bench_101", pair, DEFAULT_PAIR, True, "golden answers (same for both models)",
+            quality_note=(
                 f"{_NOTE}; difficulty sd {DIFFICULTY_SD}, judge noise sd {NOISE_SD}, seed "
                 f"{seed + k}; quality = modelled score / 10"
             ),
-            "published_task_means": {"small": table[pair.small], "large": table[pair.large]},
-            "multi_turn": True,
-            "deployment": pair.deployment,
-            "default_pair": name == DEFAULT_PAIR,
-            "output_tokens_source": "golden answers (same for both models)",
-        }
+            published_task_means={"small": table[pair.small], "large": table[pair.large]},
+        )  # fmt: skip
         out[name] = (frame, meta)
     return out

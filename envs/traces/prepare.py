@@ -30,7 +30,7 @@ from cost_models.semantic.encoder import (
     tokenizer_name,
 )
 from cost_models.semantic.scorer import SemanticScorer, evaluate, length_features, plot_reliability
-from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
+from envs.traces import gsm8k, long_sessions, mmlu, mt_bench, mt_bench_101, mt_eval
 from envs.traces.atomic import writable_dir
 from envs.traces.common import DEFAULT_SEED, check_frame
 from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
@@ -52,6 +52,8 @@ BUILDERS: dict[str, ModuleType] = {
     "gsm8k": gsm8k,
     "mt_bench": mt_bench,
     "mt_bench_101": mt_bench_101,
+    "mt_eval": mt_eval,
+    "long_sessions": long_sessions,
 }
 
 
@@ -94,6 +96,9 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
         digest.update(f"{f}={manifest[f].sha256}".encode())
     if benchmark == "mt_bench_101":
         digest.update(mt_bench_101.published_scores_path().read_bytes())
+    extra = getattr(BUILDERS.get(benchmark), "fingerprint_extra", None)
+    if extra is not None:  # shipped tables, tokenizer identity
+        digest.update(extra())
     return digest.hexdigest()
 
 
@@ -201,7 +206,8 @@ def finish_trace(
             d.mkdir()
             scorer, report, p = _fit_scorer(frame, emb, seed)
             tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
-            meta = {**meta, "tokenizer": tok_name, "encoder": encoder.identity}
+            # A builder that counts with its own tokenizer says so in its meta.
+            meta = {"tokenizer": tok_name, **meta, "encoder": encoder.identity}
             meta["scorer"] = {
                 "model": f"{scorer.kind} logistic regression on the embedding"
                 + (" + length features" if scorer.use_lengths else "")

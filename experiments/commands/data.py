@@ -242,6 +242,13 @@ def run_summary(args) -> int:
         return 0
     for name, b in summary.items():
         print(f"{name}: {b['items']} items, {b['rows']} rows, splits {b['splits']}")
+        if b["turns"] > b["dialogues"]:  # multi-turn: what the KV caches must hold
+            h, last = b["history_tokens"], b["history_tokens_last_turn"]
+            print(
+                f"  {b['dialogues']} dialogues, {b['turns']} turns; history before a turn "
+                f"mean {h['mean']:.0f} / p90 {h['p90']:.0f} / max {h['max']} tokens (last turn: "
+                f"{last['mean']:.0f} / {last['p90']:.0f} / {last['max']})"
+            )
         for pname, p in b["pairs"].items():
             s = p["scorer"]
             tag = " (default)" if p["default"] else ""
