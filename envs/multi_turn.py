@@ -214,8 +214,10 @@ class MultiTurnEnv(EdgeRouteEnv):
             if not u < p:
                 kv.evict_edge()
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
-        """Both outcomes of the pending turn at the current clock, channel, load and KV state."""
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        """Both outcomes of the pending turn at the current clock, channel, load and KV state,
+        the router's estimate, and the observation (this episode's row of the turn: its static
+        slots, then the dynamic state)."""
         d = self.data
         r = self._rows[self._k]
         t = self._t
@@ -223,7 +225,6 @@ class MultiTurnEnv(EdgeRouteEnv):
         cm = self.channel_model
         ul_db, dl_db, ul_bps, dl_bps = ch.link(t)
         lv = self.load.level(t)
-        self._link_now = (ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv])
         kv = self.kv
         H = kv.total_tokens
         acc = cm.access_latency_s
@@ -284,16 +285,9 @@ class MultiTurnEnv(EdgeRouteEnv):
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
             transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
         )  # fmt: skip
-        return (device, edge), estimate
-
-    def _observe(self) -> np.ndarray:
-        """This episode's row of the pending turn (static slots), with the dynamic state."""
         obs = self._obs_all[self._k]
-        kv = self.kv
-        cached = kv.cached_tokens
-        ul_db, dl_db, ul_bps, dl_bps, util = self._link_now
         self.data.layout.write_state(
-            obs, kv.total_tokens, ul_db, dl_db, ul_bps, dl_bps, util, kv.device_occupancy(),
-            cached["device"], cached["edge"], self._last,
+            obs, H, ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv],
+            kv.device_occupancy(), cd, ce, last,
         )  # fmt: skip
-        return obs
+        return (device, edge), estimate, obs

@@ -8,7 +8,7 @@ The one step path (``envs.base.EdgeRouteEnv.step``) is built from the pieces her
   construction. The fields are floats for one query, or numpy arrays over many (the batched
   vector env, a single-turn episode evaluated at reset).
 * :func:`reward_terms` (HighwayEnv's ``_rewards()``): the named terms of an outcome, and
-  :func:`weighted_reward`: the configured weighted sum of them, the reward. The one home of
+  :func:`reward_function`: the configured weighted sum of them, the reward. The one home of
   both, for every environment including the batched one.
 * :func:`served_info` and :func:`add_pending_info`: the one builder of ``info``
   (``docs/architecture.md`` lists the keys).
@@ -20,9 +20,12 @@ field; a new field is filled by the environments' outcome functions).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, NamedTuple
+
+from cost_models.errors import EdgeRouteError
 
 #: Action -> the side that serves: 0 device, 1 edge.
 SIDES: tuple[str, str] = ("device", "edge")
@@ -101,50 +104,55 @@ def reward_terms(out: Outcome) -> dict[str, Any]:
     }
 
 
-def reward_weights(weights: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
-    """The config's ``reward_weights`` as ``(term, weight)`` pairs in :data:`REWARD_TERMS`
-    order (a missing term weighs 0), the form :func:`weighted_reward` takes."""
-    return tuple((term, float(weights.get(term, 0.0))) for term in REWARD_TERMS)
+def reward_function(weights: Mapping[str, float]) -> Callable[[Mapping[str, Any]], Any]:
+    """The reward of a terms dict: ``sum_k weight_k * terms[k]`` over :data:`REWARD_TERMS`
+    (a term missing from ``weights`` weighs 0), added left to right.
 
-
-def weighted_reward(weights: Sequence[tuple[str, float]], terms: Mapping[str, Any]) -> Any:
-    """``sum_k weight_k * term_k``, summed left to right in :data:`REWARD_TERMS` order (floats
-    or numpy arrays alike)."""
-    pairs = iter(weights)
-    term, weight = next(pairs)
-    total = weight * terms[term]
+    Built once per configuration as one compiled expression, ``lambda terms: w_0 *
+    terms["quality"] + w_1 * terms["latency"] + ...`` (the way ``collections.namedtuple`` and
+    ``dataclasses`` build their methods from source): the reward is computed for both actions
+    of every pending query, and a loop over the terms costs more than the arithmetic. The
+    weights are embedded by ``repr``, which round-trips a float exactly, so the result is the
+    IEEE value of ``((w_0 t_0 + w_1 t_1) + w_2 t_2) + ...`` for floats and numpy arrays alike.
+    """
+    pairs = [(term, float(weights.get(term, 0.0))) for term in REWARD_TERMS]
     for term, weight in pairs:
-        total = total + weight * terms[term]
-    return total
+        if not (term.isidentifier() and math.isfinite(weight)):
+            raise EdgeRouteError(f"reward weight {term!r} = {weight!r}: need a finite number")
+    source = " + ".join(f"{weight!r} * terms[{term!r}]" for term, weight in pairs)
+    return eval(f"lambda terms: {source}", {"__builtins__": {}})  # noqa: S307
 
 
 def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str, Any]:
     """The ``info`` keys of the query just served (fresh objects every call). ``latency`` is
     the parts of ``out.latency`` by their ``LATENCY_PARTS`` names plus ``total_s`` (written
     out per side: this runs every step)."""
-    if out.action:
-        up, queue, prefill, decode, down = out.latency
+    # (Unpacked by field order: attribute access costs more than this on the per-step path.)
+    action, quality, latency_s, parts, switched, recomputed, up_tokens, up_bytes, time_s, _ = out
+    benchmark, dialogue_id, turn_index = meta
+    if action:
+        up, queue, prefill, decode, down = parts
         latency = {
             "uplink_s": up, "queue_s": queue, "prefill_s": prefill, "decode_s": decode,
-            "downlink_s": down, "total_s": out.latency_s,
+            "downlink_s": down, "total_s": latency_s,
         }  # fmt: skip
     else:
-        prefill, decode = out.latency
-        latency = {"prefill_s": prefill, "decode_s": decode, "total_s": out.latency_s}
+        prefill, decode = parts
+        latency = {"prefill_s": prefill, "decode_s": decode, "total_s": latency_s}
     return {
         "rewards": terms,
         "latency": latency,
-        "latency_s": out.latency_s,
-        "quality": out.quality,
-        "model": SIDES[out.action],
-        "switched": out.switched,
-        "recomputed_tokens": out.recomputed_tokens,
-        "uplink_tokens": out.uplink_tokens,
-        "uplink_bytes": out.uplink_bytes,
-        "benchmark": meta.benchmark,
-        "dialogue_id": meta.dialogue_id,
-        "turn_index": meta.turn_index,
-        "time_s": out.time_s,
+        "latency_s": latency_s,
+        "quality": quality,
+        "model": SIDES[action],
+        "switched": switched,
+        "recomputed_tokens": recomputed,
+        "uplink_tokens": up_tokens,
+        "uplink_bytes": up_bytes,
+        "benchmark": benchmark,
+        "dialogue_id": dialogue_id,
+        "turn_index": turn_index,
+        "time_s": time_s,
     }
 
 

@@ -195,47 +195,53 @@ class SingleTurnEnv(EdgeRouteEnv):
         )  # fmt: skip
         self._rows = rows.tolist()
         # The reward of every query's outcome on each side, unswitched and switched: the base's
-        # _rewards and _reward on the episode's outcomes as arrays (_score reads them).
-        device = Outcome(0, q_d, lat_d, (pf_d, dec_d), False, 0, 0, 0.0, arrive + lat_d, rows)
-        edge = Outcome(
-            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), False, 0,
-            self._prompt_tokens_arr[rows], c.prompt_bits[rows] / 8.0, arrive + lat_e, rows,
+        # _rewards and reward_of on the episode's outcomes as one array record over (side,
+        # switched, query); _score reads them.
+        edge_call = np.array([0, 1])[:, None, None]
+        both = Outcome(
+            edge_call, np.stack((q_d, q_e))[:, None, :], np.stack((lat_d, lat_e))[:, None, :],
+            ((pf_d, dec_d), (up_s, queue_s, pf_e, dec_e, down_s)),
+            np.array([False, True])[None, :, None], 0,
+            edge_call * self._prompt_tokens_arr[rows], edge_call * (c.prompt_bits[rows] / 8.0),
+            arrive + np.stack((lat_d, lat_e))[:, None, :], rows,
         )  # fmt: skip
-        switched = np.array([[False], [True]])  # broadcast: row 0 unswitched, row 1 switched
-        self._episode_rewards = tuple(
-            self._reward(self._rewards(out._replace(switched=switched))).tolist()
-            for out in (device, edge)
-        )
+        self._episode_rewards = self.reward_of(self._rewards(both)).tolist()
 
         # Observations of the whole episode: static slots, then the world at each arrival
-        # (history, KV and last-model slots stay 0; _observe sets the last-model one-hot).
+        # (history, KV and last-model slots stay 0; _pending_query sets the last-model one-hot).
         obs = self.data.static_obs[rows]
         self.data.layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         self._obs_all = obs
         self._n_steps = n
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
         k = self._k
-        q = self._table[k]
         r = self._rows[k]
         last = self._last
+        # The QueryCosts fields, unpacked in their order (cheaper than attribute access here).
+        (
+            arrive_s, q_d, prefill_d, decode_d, latency_d, q_e, up, queue, prefill_e, decode_e,
+            down, latency_e, decode_d_pred, decode_e_pred, down_pred,
+        ) = self._table[k]  # fmt: skip
         device = outcome_from_fields((
-            0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
-            last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
+            0, q_d, latency_d, (prefill_d, decode_d), last == 1, 0, 0, 0.0, arrive_s + latency_d,
+            r,
         ))  # fmt: skip
         edge = outcome_from_fields((
-            1, q.edge_quality, q.edge_latency_s,
-            (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
-            last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
-            q.arrive_s + q.edge_latency_s, r,
+            1, q_e, latency_e, (up, queue, prefill_e, decode_e, down), last == 0, 0,
+            self.data.prompt_tokens[r], self._prompt_bytes[r], arrive_s + latency_e, r,
         ))  # fmt: skip
         # Nothing is cached in single-turn: the "base" parts are the real ones.
         estimate = terms_from_parts(
-            q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
-            q.uplink_s, q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_prefill_s,
-            q.edge_decode_predicted_s, q.downlink_predicted_s,
+            prefill_d, prefill_d, decode_d_pred, up, up, queue, prefill_e, prefill_e,
+            decode_e_pred, down_pred,
         )  # fmt: skip
-        return (device, edge), estimate
+        # The observation: this episode's row k, returned once and never written again (a new
+        # matrix is drawn at the next reset), with the layout's last-model one-hot.
+        obs = self._obs_all[k]
+        if last >= 0:
+            obs[self._last_slot[last]] = 1.0
+        return (device, edge), estimate, obs
 
     def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[None, tuple[float, float]]:
         rewards, k, last = self._episode_rewards, self._k, self._last
@@ -243,11 +249,3 @@ class SingleTurnEnv(EdgeRouteEnv):
 
     def _advance(self, served: Outcome) -> None:
         """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""
-
-    def _observe(self) -> np.ndarray:
-        # A row of this episode's matrix, returned once and never written again (a new
-        # matrix is drawn at the next reset).
-        obs = self._obs_all[self._k]
-        if self._last >= 0:
-            obs[self._last_slot[self._last]] = 1.0  # the layout's last-model one-hot (0 before)
-        return obs

@@ -15,7 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 from cost_models.errors import EdgeRouteError
-from envs.outcome import LATENCY_PARTS, REWARD_TERMS, weighted_reward
+from envs.outcome import LATENCY_PARTS, REWARD_TERMS
 
 #: Per env id: a small synthetic config, and the key that sets the episode length.
 CONFIGS: dict[str, tuple[dict, str]] = {
@@ -84,14 +84,18 @@ def test_spaces_and_info_contract(env_id):
             "communication_s", "computation_s", "switching_s", "total_s",
         }  # fmt: skip
     assert set(info["hindsight"]) == {"quality", "latency_s", "reward"}
-    weights = tuple((t, u.config["reward_weights"][t]) for t in REWARD_TERMS)
+    w = u.config["reward_weights"]
     for action in (1, 0, 0, 1):
         obs, reward, terminated, _, info = env.step(action)
         assert set(info) == SERVED_KEYS | (set() if terminated else PENDING_KEYS)
         assert info["model"] == ("device", "edge")[action]
         assert tuple(info["rewards"]) == REWARD_TERMS
-        # The reward is exactly the weighted sum of the reported terms.
-        assert reward == weighted_reward(weights, info["rewards"])
+        # The reward is exactly the weighted sum of the reported terms, left to right.
+        t = info["rewards"]
+        assert reward == (
+            w["quality"] * t["quality"] + w["latency"] * t["latency"]
+            + w["edge_call"] * t["edge_call"] + w["switch"] * t["switch"]
+        )  # fmt: skip
         assert list(info["latency"]) == [*LATENCY_PARTS[action], "total_s"]
         parts = [v for k, v in info["latency"].items() if k != "total_s"]
         assert info["latency_s"] == info["latency"]["total_s"] == pytest.approx(sum(parts))
