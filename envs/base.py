@@ -233,7 +233,7 @@ class EdgeRouteEnv(gym.Env):
         self._answer_bits = c.answer_bits.tolist()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
-        #: The reward of a terms dict under this config's weights (envs.outcome).
+        #: The reward of an outcome under this config's weights (envs.outcome).
         self.reward_of = reward_function(cfg["reward_weights"])
         self.observation_names: list[str] = list(self.data.layout.names)
         steps = self._max_steps()
@@ -290,19 +290,17 @@ class EdgeRouteEnv(gym.Env):
 
     # ------------------------------------------------------------------ rewards
 
-    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``; override to change them):
-    #: :func:`envs.outcome.reward_terms`. The reward of terms is ``self.reward_of(terms)``, the
+    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``): ``info["rewards"]``,
+    #: :func:`envs.outcome.reward_terms`. The reward is ``self.reward_of(outcome)``, their
     #: configured weighted sum (:func:`envs.outcome.reward_function`, set by ``_configure``).
     _rewards = staticmethod(reward_terms)
 
-    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[tuple | None, tuple]:
-        """``(terms, rewards)`` of the two outcomes: ``terms = self._rewards(outcome)`` and
-        ``reward = self.reward_of(terms)`` of each. (The single-turn env returns no terms and
-        reads the rewards from its episode table, computed by these same two functions on the
-        episode's array outcomes at reset; ``step`` then computes the served one's terms.)"""
-        rewards, reward = self._rewards, self.reward_of
-        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
-        return terms, (reward(terms[0]), reward(terms[1]))
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        """The reward of each outcome, ``self.reward_of(outcome)``. (The single-turn env reads
+        the same values from its episode table, computed by ``reward_of`` on the episode's
+        array outcomes at reset.)"""
+        reward = self.reward_of
+        return reward(outcomes[0]), reward(outcomes[1])
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
         pending = self._pending
@@ -326,7 +324,7 @@ class EdgeRouteEnv(gym.Env):
         self._begin_episode(self.np_random)
         self._episode_ready = True
         self._pending, self._estimate, self._obs = self._pending_query()
-        self._pending_terms, self._pending_rewards = self._score(self._pending)
+        self._pending_rewards = self._score(self._pending)
         return self._obs, self._pending_info({})
 
     def step(self, action):
@@ -336,9 +334,7 @@ class EdgeRouteEnv(gym.Env):
         elif not self._episode_ready:
             self._action(action)  # raises: reset first
         served = self._pending[action]
-        terms = self._pending_terms
-        terms = self._rewards(served) if terms is None else terms[action]
-        info = served_info(served, terms, self.data.row_meta[served.row])
+        info = served_info(served, self._rewards(served), self.data.row_meta[served.row])
         reward = self._pending_rewards[action]
         self._last = action
         self._k += 1
@@ -348,9 +344,9 @@ class EdgeRouteEnv(gym.Env):
             return self._obs.copy(), reward, True, False, info
         # The next query: both outcomes, the estimate, the observation and the rewards.
         pending, estimate, obs = self._pending_query()
-        terms, rewards = self._score(pending)
+        rewards = self._score(pending)
         self._pending, self._estimate, self._obs = pending, estimate, obs
-        self._pending_terms, self._pending_rewards = terms, rewards
+        self._pending_rewards = rewards
         return obs, reward, False, False, add_pending_info(
             info, self.data.semantic_p[pending[0].row], estimate, pending, rewards
         )

@@ -194,8 +194,8 @@ class SingleTurnEnv(EdgeRouteEnv):
         )  # fmt: skip
         self._rows = rows.tolist()
         # The reward of every query's outcome on each side, unswitched and switched: the base's
-        # _rewards and reward_of on the episode's outcomes as one array record over (side,
-        # switched, query); _score reads them.
+        # reward_of on the episode's outcomes as one array record over (side, switched,
+        # query); _score reads them.
         edge_call = np.array([0, 1])[:, None, None]
         both = Outcome(
             edge_call, np.stack((q_d, q_e))[:, None, :], np.stack((lat_d, lat_e))[:, None, :],
@@ -204,7 +204,7 @@ class SingleTurnEnv(EdgeRouteEnv):
             edge_call * self._prompt_tokens_arr[rows], edge_call * (c.prompt_bits / 8.0),
             arrive + np.stack((lat_d, lat_e))[:, None, :], rows,
         )  # fmt: skip
-        self._episode_rewards = self.reward_of(self._rewards(both)).tolist()
+        self._episode_rewards = self.reward_of(both).tolist()
 
         # Observations of the whole episode: static slots, then the world at each arrival
         # (history, KV and last-model slots stay 0; _pending_query sets the last-model one-hot).
@@ -242,9 +242,9 @@ class SingleTurnEnv(EdgeRouteEnv):
             obs[self._last_slot[last]] = 1.0
         return (device, edge), estimate, obs
 
-    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[None, tuple[float, float]]:
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
         rewards, k, last = self._episode_rewards, self._k, self._last
-        return None, (rewards[0][last == 1][k], rewards[1][last == 0][k])
+        return rewards[0][last == 1][k], rewards[1][last == 0][k]
 
     def _advance(self, served: Outcome) -> None:
         """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""

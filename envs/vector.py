@@ -36,7 +36,7 @@ from gymnasium.vector.utils import batch_space
 
 from cost_models.errors import EdgeRouteError
 from cost_models.link import fading_snr_db, transmit_time_array_s
-from envs.outcome import Outcome, reward_terms
+from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
 from envs.world import lognormal_params
 
@@ -219,7 +219,7 @@ class SingleTurnVectorEnv(VectorEnv):
             time_s=self._t + latency,
             row=row,
         )
-        reward = self._reward_of(reward_terms(served))
+        reward = self._reward_of(served)
         info: dict[str, Any] = {
             "latency_s": latency,
             "quality": served.quality,

@@ -299,3 +299,32 @@ def test_observation_modes(env_id, mode, n_emb):
     assert obs.shape == (n_emb + 16,)
     for o, _, _ in rollout(env, 0):
         assert env.observation_space.contains(o)
+
+
+def test_reward_is_the_weighted_sum_of_the_terms_for_floats_and_arrays():
+    """``reward_function(weights)(out)`` is exactly the left-to-right weighted sum of
+    ``reward_terms(out)``, for one outcome and for an array outcome, for any finite weights."""
+    from envs.outcome import REWARD_TERM_SOURCE, Outcome, reward_function, reward_terms
+
+    assert tuple(REWARD_TERM_SOURCE) == REWARD_TERMS
+    rng = np.random.default_rng(0)
+    n = 50
+    batch = Outcome(
+        rng.integers(0, 2, n), rng.random(n), rng.exponential(2.0, n), (), rng.random(n) < 0.5,
+        0, 0, 0.0, rng.random(n), np.arange(n),
+    )  # fmt: skip
+    for _ in range(20):
+        weights = dict(zip(REWARD_TERMS, rng.normal(0.0, 3.0, len(REWARD_TERMS)), strict=True))
+        reward_of = reward_function(weights)
+        terms = reward_terms(batch)
+        expected = weights["quality"] * terms["quality"]
+        for term in REWARD_TERMS[1:]:
+            expected = expected + weights[term] * terms[term]
+        assert np.array_equal(reward_of(batch), expected)
+        for i in range(3):
+            one = Outcome(*(f[i] if isinstance(f, np.ndarray) else f for f in batch))
+            t = reward_terms(one)
+            assert t == {k: float(np.asarray(v)[()]) for k, v in t.items()}
+            assert reward_of(one) == expected[i]
+    with pytest.raises(EdgeRouteError, match="latency"):
+        reward_function({"latency": float("inf")})
