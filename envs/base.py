@@ -1,22 +1,22 @@
 """The one step path both environments share, and their static configuration.
 
 HighwayEnv-style (``highway_env/envs/common/abstract.py``): :meth:`EdgeRouteEnv.step` is
-defined here only. A subclass fixes the episode structure through four hooks:
+defined here only. A subclass fixes the episode structure through three hooks:
 
 * ``_begin_episode(rng)``: draw the episode's world at ``reset`` (every draw from ``rng`` =
   ``self.np_random``, in counts that do not depend on the actions: common random numbers);
-* ``_outcomes()``: for the pending query, the :class:`envs.outcome.Outcome` of each action
-  (device, edge) and the router's estimate, from the world as it is now (no state change);
+* ``_pending_query()``: for the pending query, the :class:`envs.outcome.Outcome` of each
+  action (device, edge), the router's estimate and the observation, from the world as it is
+  now (no state change);
 * ``_advance(served)``: move the world past the served outcome to the next query's arrival
-  (time, KV caches, edge retention);
-* ``_observe()``: the observation of the pending query.
+  (time, KV caches, edge retention).
 
 The base turns each outcome into ``terms = self._rewards(outcome)`` and the reward
-``self._reward(terms)`` (the configured weighted sum, :func:`envs.outcome.weighted_reward`),
+``self.reward_of(terms)`` (the configured weighted sum, :func:`envs.outcome.reward_function`),
 and builds ``info`` with :mod:`envs.outcome`'s builders. ``step(a)`` returns exactly outcome
 ``a`` of the pending query, so ``info["hindsight"]`` equals what ``step`` returns by
 construction. A new world dynamic is a path in :mod:`envs.world` drawn in
-``_begin_episode`` and read in ``_outcomes``; a new reward term is a change in
+``_begin_episode`` and read in ``_pending_query``; a new reward term is a change in
 :mod:`envs.outcome` only.
 
 Latency model (``cost_models.router_cost``, our reconstruction, not the paper's):
@@ -62,10 +62,9 @@ from envs.data import PreparedSplit, get_trace, prepare_split
 from envs.outcome import (
     Outcome,
     add_pending_info,
+    reward_function,
     reward_terms,
-    reward_weights,
     served_info,
-    weighted_reward,
 )
 from envs.world import ChannelModel
 
@@ -235,7 +234,8 @@ class EdgeRouteEnv(gym.Env):
         self._answer_bits = c.answer_bits.tolist()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
-        self._weights = reward_weights(cfg["reward_weights"])
+        #: The reward of an outcome under this config's weights (envs.outcome).
+        self.reward_of = reward_function(cfg["reward_weights"])
         self.observation_names: list[str] = list(self.data.layout.names)
         steps = self._max_steps()
         if steps > MAX_EPISODE_STEPS:
@@ -278,9 +278,10 @@ class EdgeRouteEnv(gym.Env):
         """Draw the episode's world from ``rng`` (= ``self.np_random``); set ``_n_steps``."""
         raise NotImplementedError
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
-        """``((device, edge), estimate)`` for the pending query ``self._k``: the realised
-        outcome of each action and the router's estimate (fresh objects, no state change)."""
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        """``((device, edge), estimate, observation)`` of the pending query ``self._k``: the
+        realised outcome of each action, the router's estimate and what the agent observes
+        (fresh objects; no change to the world)."""
         raise NotImplementedError
 
     def _advance(self, served: Outcome) -> None:
@@ -288,34 +289,19 @@ class EdgeRouteEnv(gym.Env):
         next index; on the last step ``self._k == self._n_steps``)."""
         raise NotImplementedError
 
-    def _observe(self) -> np.ndarray:
-        """The observation of the pending query (a fresh array, not written again)."""
-        raise NotImplementedError
-
     # ------------------------------------------------------------------ rewards
 
-    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``; override to change them):
-    #: :func:`envs.outcome.reward_terms`.
+    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``): ``info["rewards"]``,
+    #: :func:`envs.outcome.reward_terms`. The reward is ``self.reward_of(outcome)``, their
+    #: configured weighted sum (:func:`envs.outcome.reward_function`, set by ``_configure``).
     _rewards = staticmethod(reward_terms)
 
-    def _reward(self, terms: Mapping[str, Any]) -> Any:
-        """The reward: ``sum_k weight_k * term_k`` with ``config["reward_weights"]``."""
-        return weighted_reward(self._weights, terms)
-
-    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[tuple | None, tuple]:
-        """``(terms, rewards)`` of the two outcomes: ``terms = self._rewards(outcome)`` and
-        ``reward = self._reward(terms)`` of each. (The single-turn env returns no terms and
-        reads the rewards from its episode table, computed by these same two methods on the
-        episode's array outcomes at reset; ``step`` then computes the served one's terms.)"""
-        rewards, reward = self._rewards, self._reward
-        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
-        return terms, (reward(terms[0]), reward(terms[1]))
-
-    def _evaluate_pending(self) -> None:
-        """Both outcomes of the pending query, their rewards, and its observation."""
-        self._pending, self._estimate = self._outcomes()
-        self._pending_terms, self._pending_rewards = self._score(self._pending)
-        self._obs = self._observe()
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        """The reward of each outcome, ``self.reward_of(outcome)``. (The single-turn env reads
+        the same values from its episode table, computed by ``reward_of`` on the episode's
+        array outcomes at reset.)"""
+        reward = self.reward_of
+        return reward(outcomes[0]), reward(outcomes[1])
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
         pending = self._pending
@@ -338,7 +324,8 @@ class EdgeRouteEnv(gym.Env):
         self._k = 0
         self._begin_episode(self.np_random)
         self._episode_ready = True
-        self._evaluate_pending()
+        self._pending, self._estimate, self._obs = self._pending_query()
+        self._pending_rewards = self._score(self._pending)
         return self._obs, self._pending_info({})
 
     def step(self, action):
@@ -348,9 +335,7 @@ class EdgeRouteEnv(gym.Env):
         elif not self._episode_ready:
             self._action(action)  # raises: reset first
         served = self._pending[action]
-        terms = self._pending_terms
-        terms = self._rewards(served) if terms is None else terms[action]
-        info = served_info(served, terms, self.data.row_meta[served.row])
+        info = served_info(served, self._rewards(served), self.data.row_meta[served.row])
         reward = self._pending_rewards[action]
         self._last = action
         self._k += 1
@@ -358,12 +343,14 @@ class EdgeRouteEnv(gym.Env):
         if self._k >= self._n_steps:
             self._episode_ready = False
             return self._obs.copy(), reward, True, False, info
-        self._evaluate_pending()
-        pending = self._pending
-        return self._obs, reward, False, False, add_pending_info(
-            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
-            self._pending_rewards,
-        )  # fmt: skip
+        # The next query: both outcomes, the estimate, the observation and the rewards.
+        pending, estimate, obs = self._pending_query()
+        rewards = self._score(pending)
+        self._pending, self._estimate, self._obs = pending, estimate, obs
+        self._pending_rewards = rewards
+        return obs, reward, False, False, add_pending_info(
+            info, self.data.semantic_p[pending[0].row], estimate, pending, rewards
+        )
 
     def _action(self, action: Any) -> int:
         """``action`` as 0 or 1 if it is an element of ``Discrete(2)`` (a Python or numpy

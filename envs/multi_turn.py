@@ -13,7 +13,7 @@ from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_weights, weighted_reward
+from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_function
 from envs.traces.mt_eval_quality import HistoryAuthors
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 
@@ -234,8 +234,10 @@ class MultiTurnEnv(EdgeRouteEnv):
             if not u < p:
                 kv.evict_edge()
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
-        """Both outcomes of the pending turn at the current clock, channel, load and KV state."""
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        """Both outcomes of the pending turn at the current clock, channel, load and KV state,
+        the router's estimate, and the observation (this episode's row of the turn: its static
+        slots, then the dynamic state)."""
         d = self.data
         r = self._rows[self._k]
         t = self._t
@@ -243,7 +245,6 @@ class MultiTurnEnv(EdgeRouteEnv):
         cm = self.channel_model
         ul_db, dl_db, ul_bps, dl_bps = ch.link(t)
         lv = self.load.level(t)
-        self._link_now = (ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv])
         kv = self.kv
         H = kv.total_tokens
         acc = cm.access_latency_s
@@ -325,7 +326,12 @@ class MultiTurnEnv(EdgeRouteEnv):
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
             transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
         )  # fmt: skip
-        return (device, edge), estimate
+        obs = self._obs_all[self._k]
+        self.data.layout.write_state(
+            obs, H, ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv],
+            kv.device_occupancy(), cd, ce, last,
+        )  # fmt: skip
+        return (device, edge), estimate, obs
 
     def _device_window(
         self, H: int, L: int, out: int, cap: int, pred: float
@@ -384,9 +390,11 @@ class MultiTurnEnv(EdgeRouteEnv):
         while end < self._n_steps and not self._new_dialogue[end]:
             end += 1
         if reward_weights_override:
-            weights = reward_weights({**self.config["reward_weights"], **reward_weights_override})
+            reward_of = reward_function(
+                {**self.config["reward_weights"], **reward_weights_override}
+            )
         else:
-            weights = self._weights
+            reward_of = self.reward_of
         state0 = self._snapshot()
         # Both outcomes of a state are computed once: the search asks for action 0 and, later,
         # action 1 from the same state.
@@ -396,9 +404,9 @@ class MultiTurnEnv(EdgeRouteEnv):
             self._restore(state)
             both = outcomes.get(state)
             if both is None:
-                both = outcomes[state] = self._outcomes()[0]
+                both = outcomes[state] = self._pending_query()[0]
             served = both[action]
-            reward = weighted_reward(weights, self._rewards(served))
+            reward = reward_of(served)
             self._last = action
             self._k += 1
             self._advance(served)
@@ -406,18 +414,7 @@ class MultiTurnEnv(EdgeRouteEnv):
 
         def restore() -> None:
             self._restore(state0)
-            self._evaluate_pending()
+            self._pending, self._estimate, self._obs = self._pending_query()
+            self._pending_rewards = self._score(self._pending)
 
         return HindsightProblem(end - k0, oracle, state0, restore)
-
-    def _observe(self) -> np.ndarray:
-        """This episode's row of the pending turn (static slots), with the dynamic state."""
-        obs = self._obs_all[self._k]
-        kv = self.kv
-        cached = kv.cached_tokens
-        ul_db, dl_db, ul_bps, dl_bps, util = self._link_now
-        self.data.layout.write_state(
-            obs, kv.total_tokens, ul_db, dl_db, ul_bps, dl_bps, util, kv.device_occupancy(),
-            cached["device"], cached["edge"], self._last,
-        )  # fmt: skip
-        return obs

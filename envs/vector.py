@@ -36,7 +36,7 @@ from gymnasium.vector.utils import batch_space
 
 from cost_models.errors import EdgeRouteError
 from cost_models.link import fading_snr_db, transmit_time_array_s
-from envs.outcome import Outcome, reward_terms, weighted_reward
+from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
 from envs.world import lognormal_params
 
@@ -85,7 +85,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self._load_cum[..., -1] = 1.0
         self._initial_cum = np.asarray(lc.initial_cum)
         self._load_step_s = lc.step_s
-        self._weights = p._weights
+        self._reward_of = p.reward_of
         self._episode_len = int(self.config["episode_queries"])
         self._think_mu, self._think_sigma = lognormal_params(
             float(self.config["think_time_mean_s"]), float(self.config["think_time_cv"])
@@ -219,7 +219,7 @@ class SingleTurnVectorEnv(VectorEnv):
             time_s=self._t + latency,
             row=row,
         )
-        reward = weighted_reward(self._weights, reward_terms(served))
+        reward = self._reward_of(served)
         info: dict[str, Any] = {
             "latency_s": latency,
             "quality": served.quality,

@@ -20,7 +20,7 @@ too. Only the *times at which* the environment looks at the paths depend on the 
 
 A new exogenous dynamic (a link trace, device heat, ...) is a path class here with the same
 two-stream rule (first draws from the reset, the rest from a seeded stream of its own), drawn
-in the environment's ``_begin_episode`` and looked up in its ``_outcomes``.
+in the environment's ``_begin_episode`` and looked up in its ``_pending_query``.
 
 Streams. Each path takes its first draws from the caller (drawn at ``reset`` from the
 environment's ``np_random``, in fixed counts that do not depend on the actions) and any later
@@ -154,13 +154,14 @@ class LoadPath:
         self._next_u = i
         self._state = s
 
-    def _extend_vectorised(self) -> None:
-        """Up to ``CHUNK_JUMPS`` jumps at once: the destinations of each jump from
-        every level are one numpy comparison, so the walk is a list look-up per jump, and the
-        holding times are vectorised. Same uniforms, same law and same path as
-        :meth:`_extend` (up to float rounding of the accumulated time)."""
+    def _extend_vectorised(self, n_jumps: int = CHUNK_JUMPS) -> None:
+        """Up to ``n_jumps`` jumps at once: the destinations of each jump from every level
+        are one numpy comparison, so the walk is a list look-up per jump, and the holding
+        times are vectorised. Same uniforms, same law and same path as :meth:`_extend`, however
+        the jumps are chunked (up to float rounding of the accumulated time; exact for the
+        whole-second times of an integer ``step_s``)."""
         ch = self.chain
-        u, i, n = self._uniforms(self.CHUNK_JUMPS, as_array=True)
+        u, i, n = self._uniforms(n_jumps, as_array=True)
         if ch.absorbing:
             return self._extend(n)
         pairs = u[i : i + 2 * n].reshape(n, 2)
@@ -201,8 +202,12 @@ class LoadPath:
         """Level indices at each of ``times_s`` (vectorised :meth:`level`)."""
         if len(times_s):
             t_max = float(np.max(times_s))
+            # One chunk sized to cover t_max at the shortest mean holding time (more jumps
+            # than needed, rarely fewer), so that the per-chunk numpy work is paid once.
+            jumps = int((t_max - self.switch_s[-1]) / self.chain.min_mean_holding_s) + 8
             while self.switch_s[-1] <= t_max:
-                self._extend_vectorised()
+                self._extend_vectorised(max(jumps, self.CHUNK_JUMPS))
+                jumps = self.CHUNK_JUMPS
         idx = np.searchsorted(np.asarray(self.switch_s), times_s, side="right") - 1
         return np.asarray(self.level_at_switch, dtype=np.int64)[idx]
 

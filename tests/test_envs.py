@@ -15,7 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 from cost_models.errors import EdgeRouteError
-from envs.outcome import LATENCY_PARTS, REWARD_TERMS, weighted_reward
+from envs.outcome import LATENCY_PARTS, REWARD_TERMS
 
 #: Per env id: a small synthetic config, and the key that sets the episode length.
 CONFIGS: dict[str, tuple[dict, str]] = {
@@ -84,14 +84,18 @@ def test_spaces_and_info_contract(env_id):
             "communication_s", "computation_s", "switching_s", "total_s",
         }  # fmt: skip
     assert set(info["hindsight"]) == {"quality", "latency_s", "reward"}
-    weights = tuple((t, u.config["reward_weights"][t]) for t in REWARD_TERMS)
+    w = u.config["reward_weights"]
     for action in (1, 0, 0, 1):
         obs, reward, terminated, _, info = env.step(action)
         assert set(info) == SERVED_KEYS | (set() if terminated else PENDING_KEYS)
         assert info["model"] == ("device", "edge")[action]
         assert tuple(info["rewards"]) == REWARD_TERMS
-        # The reward is exactly the weighted sum of the reported terms.
-        assert reward == weighted_reward(weights, info["rewards"])
+        # The reward is exactly the weighted sum of the reported terms, left to right.
+        t = info["rewards"]
+        assert reward == (
+            w["quality"] * t["quality"] + w["latency"] * t["latency"]
+            + w["edge_call"] * t["edge_call"] + w["switch"] * t["switch"]
+        )  # fmt: skip
         assert list(info["latency"]) == [*LATENCY_PARTS[action], "total_s"]
         parts = [v for k, v in info["latency"].items() if k != "total_s"]
         assert info["latency_s"] == info["latency"]["total_s"] == pytest.approx(sum(parts))
@@ -295,3 +299,32 @@ def test_observation_modes(env_id, mode, n_emb):
     assert obs.shape == (n_emb + 16,)
     for o, _, _ in rollout(env, 0):
         assert env.observation_space.contains(o)
+
+
+def test_reward_is_the_weighted_sum_of_the_terms_for_floats_and_arrays():
+    """``reward_function(weights)(out)`` is exactly the left-to-right weighted sum of
+    ``reward_terms(out)``, for one outcome and for an array outcome, for any finite weights."""
+    from envs.outcome import REWARD_TERM_SOURCE, Outcome, reward_function, reward_terms
+
+    assert tuple(REWARD_TERM_SOURCE) == REWARD_TERMS
+    rng = np.random.default_rng(0)
+    n = 50
+    batch = Outcome(
+        rng.integers(0, 2, n), rng.random(n), rng.exponential(2.0, n), (), rng.random(n) < 0.5,
+        0, 0, 0.0, rng.random(n), np.arange(n),
+    )  # fmt: skip
+    for _ in range(20):
+        weights = dict(zip(REWARD_TERMS, rng.normal(0.0, 3.0, len(REWARD_TERMS)), strict=True))
+        reward_of = reward_function(weights)
+        terms = reward_terms(batch)
+        expected = weights["quality"] * terms["quality"]
+        for term in REWARD_TERMS[1:]:
+            expected = expected + weights[term] * terms[term]
+        assert np.array_equal(reward_of(batch), expected)
+        for i in range(3):
+            one = Outcome(*(f[i] if isinstance(f, np.ndarray) else f for f in batch))
+            t = reward_terms(one)
+            assert t == {k: float(np.asarray(v)[()]) for k, v in t.items()}
+            assert reward_of(one) == expected[i]
+    with pytest.raises(EdgeRouteError, match="latency"):
+        reward_function({"latency": float("inf")})

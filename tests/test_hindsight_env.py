@@ -121,7 +121,7 @@ def test_hindsight_leaves_the_environment_as_it_was():
     problem.oracle(0, 1, problem.state0)
     problem.restore()
     assert env._snapshot() == before[0]
-    assert np.array_equal(env._observe(), before[1])
+    assert np.array_equal(env._obs, before[1])
     assert env._pending_rewards == tuple(before[2])
     with pytest.raises(EdgeRouteError, match="common_random_numbers"):
         crn_off = _env(make_synthetic_trace(20, 4, seed=5), common_random_numbers=False)
