@@ -13,9 +13,10 @@ from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
+from envs.load_path import LoadPath, load_jumps_for, seed_from_uniform
 from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_function
 from envs.traces.mt_eval_quality import HistoryAuthors
-from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
+from envs.world import ChannelPath, lognormal_params
 
 #: Service time allowed per turn when sizing the world drawn at reset (s): on MT-Bench-101
 #: with the default deployment 99% of turns take under 9 s; a longer episode extends the
@@ -115,9 +116,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         # Mean think time between turns of a dialogue (s); modelled, lognormal.
         "think_time_mean_s": 20.0,
     }
-    config_key_validators: ClassVar[dict[str, Validator]] = {
-        "dialogues_per_episode": positive_int
-    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {"dialogues_per_episode": positive_int}
 
     def _max_steps(self) -> int:
         starts = self.data.dialogue_starts

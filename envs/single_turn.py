@@ -10,8 +10,9 @@ from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv, RowCosts
 from envs.config import Validator, positive_int
+from envs.load_path import LoadPath, load_jumps_for
 from envs.outcome import Outcome, outcome_from_fields
-from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
+from envs.world import ChannelPath, think_times_s
 
 #: Channel blocks drawn at reset beyond the last arrival, in seconds (covers the service of
 #: the last query in all but outage cases; further blocks come from the path's own stream).

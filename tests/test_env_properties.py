@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 import envs  # noqa: F401
 from cost_models import channel, deployment, edge_load, link
-from envs.world import ChannelModel, ChannelPath, LoadChain, LoadPath
+from cost_models.edge_load import LoadChain
+from envs.load_path import LoadPath
+from envs.world import ChannelModel, ChannelPath
 
 configs = st.fixed_dictionaries(
     {
@@ -72,9 +74,7 @@ def _check_rollout(env_id, config, episode_key, episode_len, actions, seed):
     seed=st.integers(0, 2**31),
 )
 def test_single_turn_properties(config, episode_len, actions, seed):
-    _check_rollout(
-        "EdgeRoute/SingleTurn-v0", config, "episode_queries", episode_len, actions, seed
-    )
+    _check_rollout("EdgeRoute/SingleTurn-v0", config, "episode_queries", episode_len, actions, seed)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -226,7 +226,6 @@ def test_channel_path_vectorised_and_scalar_look_ups_agree():
     ul, dl = path.snr_db_at(times)
     for t, x, y in zip(times, ul, dl, strict=True):
         assert np.allclose(path.snr_db(float(t)), (x, y), rtol=1e-12, atol=1e-12)
-
 
 
 def test_observation_encoder_scalar_and_vector_paths_agree():
