@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cost_models.errors import EdgeRouteError
+from experiments.commands.bounds import MAX_SEED, MAX_TIMESTEPS, int_in
 
 if TYPE_CHECKING:
     from experiments.run_profile import RunOptions
@@ -176,8 +177,10 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--ppo-config", type=Path, default=None, help="PPO YAML keyed by env id")
     p.add_argument("--models", type=Path, default=None, help=models_help)
     p.add_argument("--benchmarks", nargs="+", default=None, help="subset of benchmarks")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
-    p.add_argument("--ppo-timesteps", type=int, default=None, help="override PPO budget")
+    p.add_argument("--seeds", type=int_in(0, MAX_SEED), nargs="+", default=None,
+                   help=f"evaluation seeds, integers in [0, {MAX_SEED}]")
+    p.add_argument("--ppo-timesteps", type=int_in(1, MAX_TIMESTEPS), default=None,
+                   help=f"override PPO budget (1 to {MAX_TIMESTEPS:.0e} steps)")
     p.add_argument(
         "--env-config",
         nargs="*",

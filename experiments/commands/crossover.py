@@ -10,11 +10,13 @@ form Eq. 11) on validation and compares them on test at matched quality
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from cost_models.errors import require
 from experiments.commands._common import clean_os_errors, command_parser, run_options
+from experiments.commands.bounds import MAX_CONTEXT_TOKENS, MAX_SEED, int_in
 
 
 def _documents(text: str) -> tuple[float, ...]:
@@ -23,8 +25,10 @@ def _documents(text: str) -> tuple[float, ...]:
     except ValueError:
         values = ()
     require(
-        len(values) >= 2 and min(values) >= 0,
-        f"--documents must be a comma list of at least two token counts >= 0, got {text!r}",
+        len(values) >= 2
+        and all(math.isfinite(v) and 0 <= v <= MAX_CONTEXT_TOKENS for v in values),
+        f"--documents must be a comma list of at least two token counts in "
+        f"[0, {MAX_CONTEXT_TOKENS:,}] (the longest model context), got {text!r}",
     )
     return values
 
@@ -36,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--quick", action="store_true", help="the quick profile's budgets")
     p.add_argument("--config", type=Path, default=None, help="budget YAML (default: shipped)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
+    p.add_argument("--seeds", type=int_in(0, MAX_SEED), nargs="+", default=None,
+                   help=f"evaluation seeds, integers in [0, {MAX_SEED}]")
     p.add_argument(
         "--documents",
         default=",".join(f"{d:g}" for d in DEFAULT_DOCUMENTS),
@@ -45,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE",
                    help="environment config overrides (YAML values)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="(accepted for symmetry)")
-    p.set_defaults(func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None)
+    p.set_defaults(func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None,
+                   ray=False)  # fmt: skip
 
 
 @clean_os_errors

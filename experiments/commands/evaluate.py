@@ -18,6 +18,7 @@ from experiments.commands._common import (
     int_at_least,
     parse_assignments,
 )
+from experiments.commands.bounds import MAX_SEED, int_in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,10 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=int_at_least(0),
+        type=int_in(0, MAX_SEED),
         nargs="+",
         default=[0, 1, 2],
-        help="evaluation seeds, integers >= 0 (common random numbers; default 0 1 2)",
+        help=f"evaluation seeds, integers in [0, {MAX_SEED}] (common random numbers; "
+        "default 0 1 2)",
     )
     p.add_argument(
         "--episodes", type=int_at_least(1), default=1, help="episodes per seed (default 1)"
