@@ -241,6 +241,9 @@ class RunOptions:
     """environment config overrides for every benchmark (--env-config)"""
     command: str | None = None
     """the command line recorded in the outputs (None: edgeroute <job>)"""
+    out_mode: str = "new"
+    """an out_dir holding a run: refused (new), completed (resume) or replaced (overwrite);
+    see experiments.run_out"""
 
 
 # ----------------------------------------------------------------------------- validation

@@ -115,8 +115,10 @@ class RunCommand:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from experiments.benchmark import run_benchmark
+    from experiments.run_out import prepare_run_out
 
     opts = run_options(args)
+    prepare_run_out(opts.out_dir, opts.out_mode, "benchmark", opts.profile.to_dict())
     with run_executor(args, opts) as executor:
         run_benchmark(opts, executor)
     return 0
@@ -124,8 +126,10 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def _ablate(args: argparse.Namespace) -> int:
     from experiments.ablate import run_ablation
+    from experiments.run_out import prepare_run_out
 
     opts = run_options(args, ablation=True)
+    prepare_run_out(opts.out_dir, opts.out_mode, "ablate", opts.profile.to_dict())
     with run_executor(args, opts) as executor:
         run_ablation(opts, executor)
     return 0
@@ -163,6 +167,18 @@ def add_run_command(subparsers: argparse._SubParsersAction, name: str) -> None:
 def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     """The options ``edgeroute benchmark`` and ``edgeroute ablate`` share."""
     p.add_argument("--out", type=Path, required=True, help="output directory")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="complete the run already in --out: its PPO runs continue from their checkpoints "
+        "(finished ones train no further; a different config is refused), the rest runs",
+    )
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out (results, plots, ppo/) and start anew",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -267,4 +283,12 @@ def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
         log=lambda s: print(s, flush=True),
         extra_env_config=parse_assignments(args.env_config, "--env-config"),
         command="edgeroute " + " ".join(sys.argv[1:]),
+        out_mode=out_mode(args),
     )
+
+
+def out_mode(args: argparse.Namespace) -> str:
+    """``new``, ``resume`` or ``overwrite`` from ``--resume`` / ``--overwrite``."""
+    if getattr(args, "resume", False):
+        return "resume"
+    return "overwrite" if getattr(args, "overwrite", False) else "new"
