@@ -33,13 +33,14 @@ def find_result_files(results_dir: Path) -> list[Path]:
     root = Path(results_dir)
     if not root.is_dir():
         raise EdgeRouteError(f"results directory {str(root)!r} does not exist")
-    found = sorted(p for name in RESULT_FILES for p in root.rglob(name))
+    found = [p for name in RESULT_FILES for p in root.rglob(name)]
     if not found:
         raise EdgeRouteError(
             f"no results.json or ablation.json under {str(root)!r}; copy a run's files there "
             "(edgeroute benchmark --out DIR writes results.json)"
         )
-    return sorted(found, key=lambda p: (p.parent.as_posix(), p.name))
+    order = list(RESULT_FILES)  # benchmark results first, then ablations
+    return sorted(found, key=lambda p: (order.index(p.name), p.parent.as_posix()))
 
 
 def _read(path: Path) -> dict[str, Any]:

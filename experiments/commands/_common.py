@@ -102,6 +102,31 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
+def env_overrides(
+    items: Sequence[str] | None, reserved: dict[str, str]
+) -> dict[str, Any]:
+    """``--env-config`` as a dict, refusing the keys a command sets itself (``reserved``: key
+    -> the option that sets it): ``split=train`` under ``evaluate --split test`` would be
+    overridden silently, and ``benchmark=mine`` under ``--benchmarks mmlu`` would replay one
+    trace and label every table with another."""
+    out = parse_assignments(items, "--env-config")
+    for key, option in reserved.items():
+        if key in out:
+            raise EdgeRouteError(
+                f"--env-config {key}={out[key]!r} is not allowed here: this command sets "
+                f"{key!r} itself; use {option}"
+            )
+    return out
+
+
+#: Env config keys the run commands set per benchmark and split.
+RUN_RESERVED = {
+    "benchmark": "--benchmarks NAME (imported traces too)",
+    "split": "nothing: train, validation and test are each used for their purpose",
+    "trace": "edgeroute data import FILE --name NAME, then --benchmarks NAME",
+}
+
+
 @dataclass(frozen=True)
 class RunCommand:
     """What ``edgeroute <name> --help`` says about a run command, and the function it runs."""
@@ -281,7 +306,7 @@ def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
         # Under Ray, runs in parallel would interleave their bars: the executor logs progress.
         progress_bar=not (args.no_progress or args.ray),
         log=lambda s: print(s, flush=True),
-        extra_env_config=parse_assignments(args.env_config, "--env-config"),
+        extra_env_config=env_overrides(args.env_config, RUN_RESERVED),
         command="edgeroute " + " ".join(sys.argv[1:]),
         out_mode=out_mode(args),
     )

@@ -10,6 +10,7 @@ compares (exit 1 if the README differs, as CI's README-vs-results test does).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     require(args.readme is not None or not args.check, "--check goes with --readme FILE")
     shown = args.results_dir.as_posix().rstrip("/") or "."
+    if args.readme is not None:  # named as the README's reader sees it: relative to the README
+        shown = Path(os.path.relpath(args.results_dir, args.readme.parent)).as_posix()
     rendered = render_results(args.results_dir, shown)
     if args.readme is None:
         print(rendered, end="")

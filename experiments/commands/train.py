@@ -16,7 +16,7 @@ from pathlib import Path
 from experiments.commands._common import (
     clean_os_errors,
     command_parser,
-    parse_assignments,
+    env_overrides,
 )
 from experiments.commands.bounds import MAX_SEED, MAX_TIMESTEPS, int_in
 
@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from experiments.interrupt import exit_code
     from experiments.train import TrainSettings, train_ppo
 
-    overrides = parse_assignments(args.env_config, "--env-config")
+    reserved = {"split": "nothing: PPO trains on train and its EvalCallback uses validation"}
+    if args.benchmark:
+        reserved["benchmark"] = "--benchmark alone"
+    overrides = env_overrides(args.env_config, reserved)
     if args.benchmark:
         overrides["benchmark"] = args.benchmark
     try:
