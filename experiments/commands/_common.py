@@ -186,7 +186,11 @@ def add_run_command(subparsers: argparse._SubParsersAction, name: str) -> None:
     cmd = RUN_COMMANDS[name]
     p = subparsers.add_parser(name, help=cmd.help, description=cmd.description)
     add_run_arguments(p, cmd.models_help)
-    p.set_defaults(func=cmd.func)
+    p.set_defaults(
+        func=cmd.func,
+        interrupt_hint="finished results and PPO checkpoints are kept in --out; run the same "
+        "command with --resume to continue",
+    )
 
 
 def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:

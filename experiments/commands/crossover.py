@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from cost_models.errors import require
+from envs.traces.atomic import writable_dir
 from experiments.commands._common import clean_os_errors, command_parser, run_options
 from experiments.commands.bounds import MAX_CONTEXT_TOKENS, MAX_SEED, int_in
 
@@ -50,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE",
                    help="environment config overrides (YAML values)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="(accepted for symmetry)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the crossover.json / crossover.md already in --out")  # fmt: skip
     p.set_defaults(func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None,
                    ray=False)  # fmt: skip
 
@@ -61,12 +64,16 @@ def run(args: argparse.Namespace) -> int:
 
     documents = _documents(args.documents)
     opts = run_options(args)
+    out = writable_dir(args.out, "--out")  # before minutes of work, not after
+    require(
+        args.overwrite or not (out / "crossover.json").exists(),
+        f"--out {str(out)!r} already holds crossover.json; add --overwrite to replace it or "
+        "choose another --out",
+    )
     result = run_crossover(opts, documents)
     result["command"] = "edgeroute " + " ".join(sys.argv[1:])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     table = format_table(result)
+    print(table, flush=True)  # first: a write that fails (full disk) must not lose the result
     write_json(out / "crossover.json", result)
     write_text(out / "crossover.md", f"`{result['command']}`\n\n```\n{table}\n```\n")
-    print(table)
     return 0
