@@ -179,7 +179,10 @@ def run_prepare(args) -> int:
     for path in result.orphans_removed:
         print(f"removed the staging directory of a killed build: {path}")
     for line in result.cache_repairs:
-        print(f"removed a corrupt embedding-cache file (its texts are embedded again by the traces that need them): {line}")
+        print(
+            "removed a corrupt embedding-cache file (its texts are embedded again by the "
+            f"traces that need them): {line}"
+        )
     for benchmark, why in result.repaired.items():
         print(f"rebuilt {benchmark}: the cached build failed verification ({why})")
     print(
