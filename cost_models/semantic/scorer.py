@@ -154,7 +154,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> lis
 
 @dataclass
 class ScorerReport:
-    """Test-split metrics of the scorer and of the length-only baseline."""
+    """Test-split metrics of the trace's scorer and of the length-only baseline (``kind`` is
+    the selected zoo kind; ``C`` / ``use_lengths`` apply to the logistic kind)."""
 
     auc: float
     brier: float
@@ -170,6 +171,10 @@ class ScorerReport:
     validation_auc: float
     calibration: list[dict] = field(default_factory=list)
     length_only_calibration: list[dict] = field(default_factory=list)
+    #: APGR of routing by p on test, RouteLLM's way (:mod:`.routellm_metrics`).
+    apgr: float | None = None
+    #: The selected zoo kind's hyperparameters (:mod:`.zoo`).
+    params: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

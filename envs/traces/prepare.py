@@ -29,12 +29,21 @@ from cost_models.semantic.encoder import (
     default_encoder_path,
     tokenizer_name,
 )
-from cost_models.semantic.scorer import SemanticScorer, evaluate, length_features, plot_reliability
+from cost_models.semantic.length import fit_length_predictor, length_design
+from cost_models.semantic.scorer import (
+    ScorerReport,
+    brier,
+    calibration_table,
+    length_features,
+    plot_reliability,
+    roc_auc,
+)
+from cost_models.semantic.zoo import ScorerData, fit_zoo
 from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
 from envs.traces.atomic import writable_dir
-from envs.traces.common import DEFAULT_SEED, check_frame
+from envs.traces.common import DEFAULT_SEED, check_frame, keep_duplicates_in_one_split
 from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
-from envs.traces.schema import BENCHMARKS, labels
+from envs.traces.schema import BENCHMARKS, OUTCOME_PREFIX, PREDICTED_TOKEN_COLUMNS
 from envs.traces.store import (
     INDEX_NAME,
     CorruptArtefactError,
@@ -46,7 +55,13 @@ from envs.traces.store import (
 )
 
 #: Bump when a builder's output changes, so cached traces are rebuilt.
-BUILD_VERSION = 4
+BUILD_VERSION = 5
+#: One line per scorer kind, for the trace's meta.
+SCORER_DESCRIPTIONS = {
+    "logistic": "logistic regression on the embedding (+ length features), Platt-scaled",
+    "knn": "k nearest training queries by cosine similarity (Li 2025, arXiv:2505.12601)",
+    "mf": "matrix factorisation of every model's outcomes (RouteLLM's MF form)",
+}
 BUILDERS: dict[str, ModuleType] = {
     "mmlu": mmlu,
     "gsm8k": gsm8k,
@@ -97,10 +112,40 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
     return digest.hexdigest()
 
 
-def _fit_scorer(frame: pd.DataFrame, emb: np.ndarray, seed: int):
-    """Select on validation, fit on train, report on test; OOF on train, predictions elsewhere."""
-    y = labels(frame)
+def scorer_data(frame: pd.DataFrame, emb: np.ndarray, meta: dict) -> ScorerData:
+    """The zoo's view of a trace: embeddings, length features, the pair's qualities, every
+    model's outcomes (``quality__<model>`` columns) and the dialogue groups."""
     lengths = length_features(frame["prompt_tokens"], frame["history_tokens"])
+    qs = frame["quality_small"].to_numpy(float)
+    ql = frame["quality_large"].to_numpy(float)
+    cols = [c for c in frame.columns if c.startswith(OUTCOME_PREFIX)]
+    names = [c.removeprefix(OUTCOME_PREFIX) for c in cols]
+    outcomes = frame[cols].to_numpy(float) if cols else np.zeros((len(frame), 0))
+    small_col = names.index(meta["small"]) if meta.get("small") in names else None
+    large_col = names.index(meta["large"]) if meta.get("large") in names else None
+    if small_col is None:
+        outcomes, names = np.column_stack([outcomes, qs]), [*names, "small (pair)"]
+        small_col = len(names) - 1
+    if large_col is None:
+        outcomes, names = np.column_stack([outcomes, ql]), [*names, "large (pair)"]
+        large_col = len(names) - 1
+    return ScorerData(
+        np.asarray(emb),
+        lengths,
+        qs,
+        ql,
+        outcomes,
+        tuple(names),
+        small_col,
+        large_col,
+        frame["dialogue_id"].astype(str).to_numpy(),
+    )
+
+
+def _fit_scorer(frame: pd.DataFrame, meta: dict, emb: np.ndarray, seed: int) -> dict:
+    """The scorer zoo on one pair: select on validation, report on test; the selected kind's
+    P(needed) and expected gain for every row (out of fold on train, grouped by dialogue)."""
+    data = scorer_data(frame, emb, meta)
     split = frame["split"].to_numpy()
     tr, va, te = (split == s for s in ("train", "validation", "test"))
     if min(tr.sum(), va.sum(), te.sum()) == 0:
@@ -108,21 +153,62 @@ def _fit_scorer(frame: pd.DataFrame, emb: np.ndarray, seed: int):
             "the semantic scorer needs rows in each of train, validation and test; got "
             f"{int(tr.sum())}/{int(va.sum())}/{int(te.sum())}"
         )
-    quality = (frame["quality_small"].to_numpy(float), frame["quality_large"].to_numpy(float))
-    scorer, val_auc = SemanticScorer.select_and_fit(
-        emb[tr],
-        lengths[tr],
-        y[tr],
-        emb[va],
-        lengths[va],
-        y[va],
-        quality_train=(quality[0][tr], quality[1][tr]),
-        seed=seed,
+    zoo = fit_zoo(data.take(tr), data.take(va), data.take(te), seed)
+    best = zoo.best
+    pred = best.predict(data)
+    oof = best.cross_fit(data.take(tr))
+    p, gain = pred.p_needed.copy(), pred.expected_gain.copy()
+    p[tr], gain[tr] = oof.p_needed, oof.expected_gain
+    y_te = data.labels[te]
+    ref = zoo.scorers["length_only"].predict(data.take(te)).p_needed
+    sel = zoo.report[zoo.selected]
+    report = ScorerReport(
+        auc=roc_auc(y_te, p[te]),
+        brier=brier(y_te, p[te]),
+        length_only_auc=roc_auc(y_te, ref),
+        length_only_brier=brier(y_te, ref),
+        base_rate=float(y_te.mean()),
+        n_train=int(tr.sum()),
+        n_validation=int(va.sum()),
+        n_test=int(te.sum()),
+        kind=zoo.selected,
+        C=float(best.params.get("C", float("nan"))),
+        use_lengths=bool(best.params.get("use_lengths", False)),
+        validation_auc=float(sel["validation_auc"] or float("nan")),
+        calibration=calibration_table(y_te, p[te]),
+        length_only_calibration=calibration_table(y_te, ref),
+        apgr=sel["apgr"],
+        params=dict(best.params),
     )
-    report = evaluate(scorer, emb[te], lengths[te], y[te], tr.sum(), va.sum(), val_auc)
-    p = scorer.predict(emb, lengths)
-    p[tr] = scorer.cross_fit(emb[tr], lengths[tr], y[tr], (quality[0][tr], quality[1][tr]))
-    return scorer, report, p.astype(np.float32)
+    logistic = zoo.scorers["logistic"]
+    return {
+        "zoo": zoo,
+        "report": report,
+        "p": p.astype(np.float32),
+        "gain": gain.astype(np.float32),
+        "logistic": logistic.model.scorer(float(logistic.params["C"]), logistic.platt, seed),
+    }
+
+
+def _fit_lengths(frame: pd.DataFrame, meta: dict, emb: np.ndarray, seed: int) -> dict:
+    """Per-model output-length predictors; predicted tokens per row and the test report."""
+    X = length_design(emb, length_features(frame["prompt_tokens"], frame["history_tokens"]))
+    real = not str(meta.get("output_tokens_source", "")).startswith("modelled")
+    groups = frame["dialogue_id"].astype(str).to_numpy()
+    split = frame["split"].to_numpy()
+    out: dict = {"columns": {}, "report": {}}
+    for side, column in zip(("small", "large"), PREDICTED_TOKEN_COLUMNS, strict=True):
+        fit = fit_length_predictor(
+            X, frame[f"output_tokens_{side}"].to_numpy(float), split, groups, real, seed
+        )
+        out["columns"][column] = fit.predicted_tokens.astype(np.float64)
+        out["report"][side] = {"model": meta.get(side), **fit.report}
+    for key in ("mae_log_tokens", "baseline_mae_log_tokens"):
+        out["report"][key] = round(
+            float(np.mean([out["report"][s][key] for s in ("small", "large")])), 6
+        )
+    out["report"]["trained"] = bool(out["report"]["small"]["trained"])
+    return out
 
 
 def _embedding_cache(root: Path, identity: str) -> tuple[EmbeddingCache, list[str]]:
@@ -199,21 +285,35 @@ def finish_trace(
             check_frame(frame)
             d = stage.path / name
             d.mkdir()
-            scorer, report, p = _fit_scorer(frame, emb, seed)
+            fitted = _fit_scorer(frame, meta, emb, seed)
+            lengths = _fit_lengths(frame, meta, emb, seed)
+            frame = frame.assign(**lengths["columns"])
+            report, zoo = fitted["report"], fitted["zoo"]
             tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
             meta = {**meta, "tokenizer": tok_name, "encoder": encoder.identity}
             meta["scorer"] = {
-                "model": f"{scorer.kind} logistic regression on the embedding"
-                + (" + length features" if scorer.use_lengths else "")
-                + ", Platt-scaled on validation",
-                "C": scorer.C,
-                "semantic_p_train": "out-of-fold (5-fold cross-fitted)",
+                "selected": zoo.selected,
+                "model": SCORER_DESCRIPTIONS[zoo.selected],
+                "params": zoo.best.params,
+                "selection": "validation APGR (RouteLLM's metric; ties: validation AUC), "
+                "P(needed) Platt-scaled on validation",
+                "semantic_p_train": "out-of-fold (5-fold cross-fitted, grouped by dialogue)",
+                "expected_gain": "expected_gain.npy: E[q_large - q_small], same folds",
+            }
+            meta["output_tokens_predicted"] = {
+                "columns": list(PREDICTED_TOKEN_COLUMNS),
+                "trained": lengths["report"]["trained"],
             }
             frame.to_parquet(d / "frame.parquet", index=False)
             (d / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            np.save(d / "semantic_p.npy", p)
-            scorer.save(d / "scorer")
+            np.save(d / "semantic_p.npy", fitted["p"])
+            np.save(d / "expected_gain.npy", fitted["gain"])
+            fitted["logistic"].save(d / "scorer")
             (d / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+            (d / "scorers.json").write_text(
+                json.dumps({"selected": zoo.selected, "scorers": zoo.report}, indent=2)
+            )
+            (d / "length_report.json").write_text(json.dumps(lengths["report"], indent=2))
             quality = " (modelled quality)" if meta.get("quality_source") == "modelled" else ""
             plot_reliability(
                 report, f"{benchmark} {name}{quality}: test calibration", d / "reliability.png"
@@ -254,7 +354,14 @@ def build_frames(
 
     tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
     pairs = BUILDERS[benchmark].build(paths.__getitem__, read_manifest(), count, tok_name, seed)
-    for frame, _ in pairs.values():
+    # Exact-duplicate texts stay inside one split (all pairs share rows, hence the splits).
+    split, moved = keep_duplicates_in_one_split(next(iter(pairs.values()))[0])
+    for frame, meta in pairs.values():
+        frame["split"] = split
+        meta["duplicates"] = {
+            **moved,
+            "rule": "dialogues sharing an exact text take the split of the smallest dialogue id",
+        }
         check_frame(frame)
     return pairs
 
