@@ -215,7 +215,8 @@ def routing_metrics(
     data: ScorerData, p: np.ndarray, gain: np.ndarray | None = None
 ) -> dict[str, float | None]:
     """Test-style metrics of predictions on ``data``: ROC-AUC and Brier of ``p`` against the
-    label, APGR of routing by ``p`` (and by ``gain``), RouteLLM's way."""
+    label; APGR and CPT(50 %, 80 %) (percent of large-model calls) of routing by ``p``, and
+    APGR of routing by ``gain``, RouteLLM's way."""
 
     def num(x: float) -> float | None:
         return None if x is None or not np.isfinite(x) else round(float(x), 6)
@@ -223,9 +224,9 @@ def routing_metrics(
     y = data.labels
     out: dict[str, float | None] = {"auc": num(roc_auc(y, p)), "brier": num(brier(y, p))}
     defined = len(data) >= 2 and data.quality_large.mean() != data.quality_small.mean()
-    out["apgr"] = (
-        num(score_summary(p, data.quality_small, data.quality_large)["apgr"]) if defined else None
-    )
+    summary = score_summary(p, data.quality_small, data.quality_large) if defined else {}
+    for key in ("apgr", "cpt50", "cpt80"):
+        out[key] = num(summary[key]) if defined else None
     if gain is not None:
         out["apgr_gain"] = (
             num(score_summary(gain, data.quality_small, data.quality_large)["apgr"])

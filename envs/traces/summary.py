@@ -58,7 +58,17 @@ def _scorers(path) -> dict | None:
     data = _read_json(path)
     if data is None:
         return None
-    keep = ("auc", "brier", "apgr", "apgr_gain", "gain_mae", "validation_apgr", "params")
+    keep = (
+        "auc",
+        "brier",
+        "apgr",
+        "cpt50",
+        "cpt80",
+        "apgr_gain",
+        "gain_mae",
+        "validation_apgr",
+        "params",
+    )
     out = {k: {f: v.get(f) for f in keep} for k, v in data["scorers"].items()}
     for k in out:
         out[k]["selected"] = k == data["selected"]
