@@ -8,12 +8,11 @@ import pytest
 
 from cost_models.errors import EdgeRouteError
 from envs.traces import COLUMNS, SPLITS, Trace, load_trace
-from envs.traces.common import keep_duplicates_in_one_split
-from envs.traces.schema import OUTCOME_PREFIX
 from envs.traces import mt_bench_101 as mtb101
-from envs.traces.common import split_of
+from envs.traces.common import keep_duplicates_in_one_split, split_of
 from envs.traces.mt_bench import answer_from_judge_prompt
 from envs.traces.prepare import build_frames, fetch_benchmark
+from envs.traces.schema import OUTCOME_PREFIX
 
 
 @pytest.fixture(scope="session")
