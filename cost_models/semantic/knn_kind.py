@@ -61,7 +61,9 @@ class KNNKind:
     def grid(self, train: ScorerData) -> list[dict[str, Any]]:
         return [{"k": k} for k in K_GRID if k < len(train)]
 
-    def fit(self, train: ScorerData, params: dict[str, Any], seed: int) -> KNNModel:
+    def fit(
+        self, train: ScorerData, params: dict[str, Any], seed: int, cache: dict | None = None
+    ) -> KNNModel:
         return KNNModel(
             _normalise(train.emb),
             train.labels.astype(np.float64),

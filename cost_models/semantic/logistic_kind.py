@@ -54,13 +54,27 @@ class LogisticModel:
         return SemanticScorer(self.form, heads, self.use_lengths, C, platt, None, seed)
 
 
-def _fit_heads(X: np.ndarray, data: ScorerData, C: float, seed: int, direct: bool) -> dict:
-    heads = {
-        "small": LogisticHead.fit(X, data.quality_small, C, seed),
-        "large": LogisticHead.fit(X, data.quality_large, C, seed),
-    }
-    if direct:
-        heads["needed"] = LogisticHead.fit(X, data.labels, C, seed)
+def _fit_heads(
+    X: np.ndarray,
+    data: ScorerData,
+    C: float,
+    seed: int,
+    direct: bool,
+    cache: dict | None = None,
+    key: tuple = (),
+) -> dict:
+    """The quality heads (shared by both forms at one ``(use_lengths, C)``: fitted once per
+    grid search through ``cache``) and, for the direct form, the label head."""
+    cache = {} if cache is None else cache
+    heads = {}
+    for name, target in (
+        ("small", data.quality_small),
+        ("large", data.quality_large),
+        *((("needed", data.labels),) if direct else ()),
+    ):
+        if (*key, name) not in cache:
+            cache[(*key, name)] = LogisticHead.fit(X, target, C, seed)
+        heads[name] = cache[(*key, name)]
     return heads
 
 
@@ -81,10 +95,13 @@ class LogisticKind:
             for C in C_GRID
         ]
 
-    def fit(self, train: ScorerData, params: dict[str, Any], seed: int) -> LogisticModel:
+    def fit(
+        self, train: ScorerData, params: dict[str, Any], seed: int, cache: dict | None = None
+    ) -> LogisticModel:
         X = _features(train, bool(params["use_lengths"]))
         direct = params["form"] == "direct"
-        heads = _fit_heads(X, train, float(params["C"]), seed, direct)
+        key = (bool(params["use_lengths"]), float(params["C"]))
+        heads = _fit_heads(X, train, float(params["C"]), seed, direct, cache, key)
         return LogisticModel(str(params["form"]), bool(params["use_lengths"]), heads)
 
 
@@ -100,7 +117,9 @@ class LengthOnlyKind:
     def grid(self, train: ScorerData) -> list[dict[str, Any]]:
         return [{"C": 1.0}]
 
-    def fit(self, train: ScorerData, params: dict[str, Any], seed: int) -> LogisticModel:
+    def fit(
+        self, train: ScorerData, params: dict[str, Any], seed: int, cache: dict | None = None
+    ) -> LogisticModel:
         X = np.asarray(train.lengths, float)
         heads = _fit_heads(X, train, float(params["C"]), seed, direct=True)
         return LogisticModel("direct", True, heads, lengths_only=True)

@@ -72,7 +72,9 @@ class MFKind:
     def grid(self, train: ScorerData) -> list[dict[str, Any]]:
         return [{"rank": r, "weight_decay": wd} for r, wd in GRID]
 
-    def fit(self, train: ScorerData, params: dict[str, Any], seed: int) -> MFModel:
+    def fit(
+        self, train: ScorerData, params: dict[str, Any], seed: int, cache: dict | None = None
+    ) -> MFModel:
         import torch
 
         assert train.outcomes is not None and train.small_col is not None

@@ -141,7 +141,12 @@ class ScorerKind(Protocol):
 
     def grid(self, train: ScorerData) -> list[dict[str, Any]]: ...
 
-    def fit(self, train: ScorerData, params: dict[str, Any], seed: int) -> FittedModel: ...
+    def fit(
+        self, train: ScorerData, params: dict[str, Any], seed: int, cache: dict | None = None
+    ) -> FittedModel:
+        """Fit one setting. ``cache`` lives for one grid search over the same ``train`` (a
+        kind may keep parts shared between settings there)."""
+        ...
 
 
 @dataclass
@@ -204,6 +209,8 @@ def fold_indices(
     if k < 2:
         return []
     X = np.zeros((len(y), 1))
+    if groups is not None and len(np.unique(groups)) == len(groups):
+        groups = None  # single-turn: every row its own group (and StratifiedGroupKFold is slow)
     if groups is None:
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return list(splitter.split(X, y))
@@ -250,8 +257,9 @@ def select_kind(
     """Fit every setting of ``kind``'s grid on train; keep the best by validation APGR
     (ties: AUC); Platt-scale its P(needed) on validation."""
     best: tuple[tuple[float, float], dict, FittedModel, Prediction] | None = None
+    cache: dict = {}
     for params in kind.grid(train):
-        model = kind.fit(train, params, seed)
+        model = kind.fit(train, params, seed, cache)
         pred = model.predict(validation)
         key = _selection_key(routing_metrics(validation, pred.p_needed))
         if best is None or key > best[0]:
