@@ -19,7 +19,7 @@ import numpy as np
 from cost_models.semantic.zoo import Prediction, ScorerData
 
 #: Neighbourhood sizes tried on validation (those below the training size).
-K_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
+K_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500)
 #: Rows scored per block (bounds the similarity matrix to block x train floats).
 BLOCK_ROWS = 1024
 
