@@ -53,6 +53,8 @@ def test_summary_reproduces_source_accuracies(summary: dict) -> None:
     assert mmlu["quality_source"] == "measured" and mmlu["small"] == "Llama-3.1-8B-Instruct"
     gsm = summary["gsm8k"]["pairs"]["gpt3_6b__175b_verifier"]
     assert (round(gsm["small_quality"], 3), round(gsm["large_quality"], 3)) == (0.390, 0.563)
+    assert "100" in gsm["flag"] and not gsm["default"]
+    assert summary["gsm8k"]["default_pair"] == "gpt3_6b__175b_finetuned"
     mix = summary["mt_bench"]["pairs"]["vicuna_7b__mixtral"]
     assert [round(10 * x, 2) for x in mix["large_turn_means"]] == [8.69, 7.99]
     mtb101 = summary["mt_bench_101"]["pairs"]["qwen_7b__qwen_14b"]
@@ -67,6 +69,32 @@ def test_scorer_beats_length_only_on_mmlu_and_gsm8k(summary: dict) -> None:
         assert 0 < s["brier"] < 0.25
 
 
+def test_scorer_zoo_and_length_predictor_in_summary(summary: dict) -> None:
+    for b in summary.values():
+        assert {"logistic", "knn", "length_only"} <= set(b["scorers"])
+        assert sum(m["selected"] for m in b["scorers"].values()) == 1
+        assert not b["scorers"]["length_only"]["selected"]
+        for m in b["scorers"].values():
+            assert {"auc", "brier", "apgr"} <= set(m)
+        assert {"mae_log_tokens", "baseline_mae_log_tokens"} <= set(b["length_predictor"])
+    # MF only where a source measured more than two models (not on modelled MT-Bench-101).
+    assert "mf" in summary["mmlu"]["scorers"] and "mf" not in summary["mt_bench_101"]["scorers"]
+    # README: on MMLU every semantic scorer beats the length-only reference on APGR.
+    mmlu = summary["mmlu"]["scorers"]
+    for kind in ("logistic", "knn", "mf"):
+        assert mmlu[kind]["apgr"] > mmlu["length_only"]["apgr"] + 0.05, kind
+    # README: the length predictor beats the constant where real lengths exist; MMLU's are
+    # modelled, so it keeps the constant there.
+    for b in ("gsm8k", "mt_bench", "mt_bench_101"):
+        lp = summary[b]["length_predictor"]
+        assert lp["trained"] and lp["mae_log_tokens"] < lp["baseline_mae_log_tokens"], b
+    assert not summary["mmlu"]["length_predictor"]["trained"]
+    # README: exact-duplicate texts moved into one split.
+    assert summary["mmlu"]["duplicates_moved"]["rows_moved"] == 60
+    assert summary["mt_bench_101"]["duplicates_moved"]["rows_moved"] == 133
+    assert summary["gsm8k"]["duplicates_moved"]["rows_moved"] == 0
+
+
 def test_prepared_trace_arrays(prepared_cache: Path) -> None:
     trace = load_trace("gsm8k", cache_dir=prepared_cache)
     assert trace.embeddings.shape == (1319, 384) and trace.embeddings.dtype == np.float32
@@ -75,6 +103,8 @@ def test_prepared_trace_arrays(prepared_cache: Path) -> None:
         and ((trace.semantic_p > 0) & (trace.semantic_p < 1)).all()
     )
     assert "out-of-fold" in trace.meta["scorer"]["semantic_p_train"]
+    assert trace.expected_gain.shape == (1319,)
+    assert (trace.frame["predicted_output_tokens_small"] >= 1).all()
     test = load_trace("gsm8k", split="test", cache_dir=prepared_cache)
     assert set(test.frame["split"]) == {"test"} and len(test.semantic_p) == len(test)
     root = prepared_cache / "traces" / "gsm8k" / trace.meta["pair"]
