@@ -28,7 +28,7 @@ def mirror(tmp_path: Path) -> Path:
 
 def test_manifest_lists_only_pinned_public_files() -> None:
     manifest = read_manifest()
-    assert len(manifest) == 72
+    assert len(manifest) == 73  # + EvalTree Llama-3.1-Tulu-3-8B (issue 11)
     for entry in manifest.values():
         assert entry.url.startswith("https://raw.githubusercontent.com/")
         assert entry.commit in entry.url and len(entry.sha256) == 64
