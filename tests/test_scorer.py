@@ -72,3 +72,15 @@ def test_bad_labels() -> None:
     emb, lengths, y = make(40, 6)
     with pytest.raises(EdgeRouteError, match="0/1"):
         SemanticScorer.select_and_fit(emb, lengths, y * 2, emb, lengths, y)
+
+
+def test_platt_without_positive_association_gives_the_base_rate() -> None:
+    from cost_models.semantic.scorer import fit_platt
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 400)
+    raw = np.where(y == 1, 0.3, 0.7) + 0.05 * rng.random(400)  # inverted ranking
+    a, b = fit_platt(raw, y)
+    assert a == 0.0 and 1 / (1 + np.exp(-b)) == pytest.approx(y.mean())
+    a, _ = fit_platt(1 - raw, y)
+    assert a > 0

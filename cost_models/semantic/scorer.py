@@ -190,8 +190,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float]:
     """Platt scaling (Platt 1999): ``(a, b)`` of ``P(y=1) = sigmoid(a logit(raw) + b)``, a
-    2-parameter logistic fit on held-out rows; identity when ``y`` has one class or the fit
-    would invert the ranking (a <= 0)."""
+    2-parameter logistic fit on held-out rows. Identity when ``y`` has one class; when the fit
+    would invert the ranking (a <= 0) the held-out rows show no positive association, so the
+    calibrated probability is their base rate (a = 0)."""
     y = np.asarray(y)
     if len(np.unique(y)) != 2:
         return (1.0, 0.0)
@@ -200,7 +201,10 @@ def fit_platt(raw: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, flo
         return (1.0, 0.0)
     a = float(cal.coef[0] / cal.scaler.std[0])
     b = float(cal.intercept - cal.coef[0] * cal.scaler.mean[0] / cal.scaler.std[0])
-    return (a, b) if a > 0 else (1.0, 0.0)
+    if a > 0:
+        return (a, b)
+    rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    return (0.0, float(np.log(rate / (1 - rate))))
 
 
 @dataclass

@@ -219,19 +219,25 @@ def fold_indices(
 
 
 def routing_metrics(
-    data: ScorerData, p: np.ndarray, gain: np.ndarray | None = None
+    data: ScorerData,
+    p: np.ndarray,
+    gain: np.ndarray | None = None,
+    rank: np.ndarray | None = None,
 ) -> dict[str, float | None]:
     """Test-style metrics of predictions on ``data``: ROC-AUC and Brier of ``p`` against the
     label; APGR and CPT(50 %, 80 %) (percent of large-model calls) of routing by ``p``, and
-    APGR of routing by ``gain``, RouteLLM's way."""
+    APGR of routing by ``gain``, RouteLLM's way. Ranking metrics use ``rank`` when given (the
+    uncalibrated score: Platt scaling is monotone, or constant where validation shows no
+    signal), Brier uses ``p``."""
 
     def num(x: float) -> float | None:
         return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
     y = data.labels
-    out: dict[str, float | None] = {"auc": num(roc_auc(y, p)), "brier": num(brier(y, p))}
+    r = p if rank is None else rank
+    out: dict[str, float | None] = {"auc": num(roc_auc(y, r)), "brier": num(brier(y, p))}
     defined = len(data) >= 2 and data.quality_large.mean() != data.quality_small.mean()
-    summary = score_summary(p, data.quality_small, data.quality_large) if defined else {}
+    summary = score_summary(r, data.quality_small, data.quality_large) if defined else {}
     for key in ("apgr", "cpt50", "cpt80"):
         out[key] = num(summary[key]) if defined else None
     if gain is not None:
@@ -313,10 +319,13 @@ def fit_zoo(
         if not kind.applicable(train):
             continue
         fitted = select_kind(kind, train, validation, seed)
-        pred = fitted.predict(test)
+        raw = fitted.model.predict(test)
         scorers[name] = fitted
         report[name] = {
-            **routing_metrics(test, pred.p_needed, pred.expected_gain),
+            **routing_metrics(
+                test, fitted.calibrate(raw.p_needed), raw.expected_gain, rank=raw.p_needed
+            ),
+            "platt": [round(fitted.platt[0], 6), round(fitted.platt[1], 6)],
             "validation_apgr": _round(fitted.validation["apgr"]),
             "validation_auc": _round(fitted.validation["auc"]),
             "params": fitted.params,

@@ -32,11 +32,9 @@ from cost_models.semantic.encoder import (
 from cost_models.semantic.length import fit_length_predictor, length_design
 from cost_models.semantic.scorer import (
     ScorerReport,
-    brier,
     calibration_table,
     length_features,
     plot_reliability,
-    roc_auc,
 )
 from cost_models.semantic.zoo import ScorerData, fit_zoo
 from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
@@ -161,12 +159,12 @@ def _fit_scorer(frame: pd.DataFrame, meta: dict, emb: np.ndarray, seed: int) -> 
     p[tr], gain[tr] = oof.p_needed, oof.expected_gain
     y_te = data.labels[te]
     ref = zoo.scorers["length_only"].predict(data.take(te)).p_needed
-    sel = zoo.report[zoo.selected]
+    sel, ref_m = zoo.report[zoo.selected], zoo.report["length_only"]
     report = ScorerReport(
-        auc=roc_auc(y_te, p[te]),
-        brier=brier(y_te, p[te]),
-        length_only_auc=roc_auc(y_te, ref),
-        length_only_brier=brier(y_te, ref),
+        auc=float(sel["auc"] if sel["auc"] is not None else "nan"),
+        brier=float(sel["brier"]),
+        length_only_auc=float(ref_m["auc"] if ref_m["auc"] is not None else "nan"),
+        length_only_brier=float(ref_m["brier"]),
         base_rate=float(y_te.mean()),
         n_train=int(tr.sum()),
         n_validation=int(va.sum()),
