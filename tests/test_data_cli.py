@@ -203,3 +203,13 @@ def test_import_jsonl_bad_json_and_name(tmp_path: Path, capsys) -> None:
 def test_summary_without_cache_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["data", "summary", "--cache-dir", str(tmp_path)]) == 2
     assert "edgeroute data prepare" in capsys.readouterr().err
+
+
+def test_gsm8k_default_scores_carry_no_signal_and_say_so(prepared_cache: Path) -> None:
+    """README: on GSM8K's default pair no scorer beats chance, so p is the base rate."""
+    trace = load_trace("gsm8k", cache_dir=prepared_cache)
+    assert np.ptp(trace.semantic_p) == 0.0
+    assert (
+        abs(float(trace.semantic_p[0]) - trace.labels[trace.frame["split"] == "validation"].mean())
+        < 1e-3
+    )
