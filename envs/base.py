@@ -46,9 +46,10 @@ from envs.config import (
     REWARD_TERMS,
     Validator,
     merge_config,
+    one_of,
     positive_number,
 )
-from envs.data import PreparedSplit, get_trace, prepare_split
+from envs.data import OUTPUT_LENGTH_MODES, PreparedSplit, get_trace, prepare_split
 from envs.observation import (
     SCALAR_INDEX,
     SCALAR_SLOTS,
@@ -92,6 +93,7 @@ VALIDATORS: dict[str, Validator] = {
     "edge_precision": _optional_name(compute.PRECISIONS, "precision"),
     "channel": _optional_name(channel_mod.CHANNEL_PRESETS, "channel scenario"),
     "device_kv_budget_bytes": _optional_positive,
+    "output_length": one_of(OUTPUT_LENGTH_MODES),
 }
 
 
@@ -138,6 +140,10 @@ def common_default_config() -> dict[str, Any]:
         # Reward = sum of weight * term over the terms of _rewards(): quality in [0, 1],
         # latency in seconds, edge_call and switch in {0, 1}. Signs are in the weights.
         "reward_weights": {"quality": 1.0, "latency": -0.1, "edge_call": -0.05, "switch": 0.0},
+        # The output length the router predicts (estimate and observation): "predicted" =
+        # the trace's per-query predictor (cost_models.semantic.length; the train mean where a
+        # trace has no real lengths), "train_mean" = one train-split mean per side.
+        "output_length": "predicted",
         # Observation options: embedding "pca" (train-fitted, whitened), "full" (standardised)
         # or "none"; pca_dim = number of principal components kept.
         "observation": {"embedding": "pca", "pca_dim": 16},
@@ -237,7 +243,12 @@ class EdgeRouteEnv(gym.Env):
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
         self.trace = trace
         self.data: PreparedSplit = prepare_split(
-            trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn
+            trace,
+            cfg["split"],
+            obs_opts["embedding"],
+            obs_opts["pca_dim"],
+            self.multi_turn,
+            cfg["output_length"],
         )
         longest = int(np.max(np.diff(self.data.dialogue_starts)))
         if not self.multi_turn and max(self.data.turn_index) > 0:
@@ -275,8 +286,11 @@ class EdgeRouteEnv(gym.Env):
         )
         self._slow_list = self._slow_lv.tolist()
         self._queue_list = self._queue_lv.tolist()
+        # Per row: the predicted output tokens of each side and the edge answer's bits.
         self._pred_out = self.data.predicted_output_tokens
-        self._pred_down_bits = float(channel_mod.text_payload_bits(self._pred_out[1]))
+        self._pred_out_list = (self._pred_out[0].tolist(), self._pred_out[1].tolist())
+        self._pred_down_bits_arr = np.asarray(channel_mod.text_payload_bits(self._pred_out[1]))
+        self._pred_down_bits = self._pred_down_bits_arr.tolist()
         self._precompute_rows()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
@@ -293,10 +307,14 @@ class EdgeRouteEnv(gym.Env):
         self._dyn_start = k + SCALAR_INDEX["uplink_snr_db/10"]
         self._dyn_end = k + SCALAR_INDEX["last_model_edge"] + 1
         assert self._dyn_start - self._hist_slot == 3  # history, 2 predicted lengths, dynamics
-        static0 = self.data.static_obs[0]
-        self._pred_slots = (
-            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_device"]]),
-            float(static0[k + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]]),
+        # Per row: the two predicted-length observation slots (static, written back as is).
+        static = self.data.static_obs
+        self._pred_slots = list(
+            zip(
+                static[:, k + SCALAR_INDEX["log1p_predicted_output_tokens_device"]].tolist(),
+                static[:, k + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]].tolist(),
+                strict=True,
+            )
         )
         self._last_slots = (
             k + SCALAR_INDEX["last_model_device"],
@@ -327,10 +345,10 @@ class EdgeRouteEnv(gym.Env):
         cols = [
             compute.prefill_time_s(dm, dh, prompt, 0, dp),
             compute.decode_time_s(dm, dh, prompt, out_d, dp),
-            compute.decode_time_s(dm, dh, prompt, np.full_like(prompt, pred_d), dp),
+            compute.decode_time_s(dm, dh, prompt, pred_d, dp),
             compute.prefill_time_s(em, eh, prompt, 0, ep),
             compute.decode_time_s(em, eh, prompt, out_e, ep),
-            compute.decode_time_s(em, eh, prompt, np.full_like(prompt, pred_e), ep),
+            compute.decode_time_s(em, eh, prompt, pred_e, ep),
         ]
         self._fresh_arr = np.column_stack(cols)
         self._fresh = [tuple(row) for row in self._fresh_arr.tolist()]

@@ -67,7 +67,11 @@ class PreparedSplit:
     row_benchmark: list[str]
     row_dialogue: list[str]
     dialogue_starts: np.ndarray  # start row of each dialogue, plus n_rows at the end
-    predicted_output_tokens: tuple[float, float]  # train-split means (device, edge)
+    #: Per row, the output length the router predicts (device, edge): the trace's
+    #: per-query predictor (``predicted_output_tokens_small/_large``) or the train means.
+    predicted_output_tokens: tuple[np.ndarray, np.ndarray]
+    #: "predicted" (per-query predictor) or "train_mean" (one constant per side).
+    output_length: str
     static_obs: np.ndarray  # float32 [n_rows, obs_dim] with every static slot filled
     embedding_dim: int
     benchmark: str
@@ -78,11 +82,48 @@ def _column(frame, name: str, kind: type) -> list:
     return [kind(v) for v in frame[name].to_numpy()]
 
 
+#: Values of the ``output_length`` config key.
+OUTPUT_LENGTH_MODES: tuple[str, ...] = ("predicted", "train_mean")
+
+
+def predicted_lengths(
+    frame, row_pos: np.ndarray, train_mask: np.ndarray, mode: str
+) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """The predicted output tokens (device, edge) of rows ``row_pos`` and what they are.
+
+    ``"predicted"``: the trace's per-query predictor columns
+    (:data:`envs.traces.schema.PREDICTED_TOKEN_COLUMNS`, written by ``edgeroute data prepare``;
+    out of fold on train), where the trace has them; otherwise, and for ``"train_mean"``, the
+    train-split mean of each side, the same for every row.
+    """
+    from envs.traces.schema import PREDICTED_TOKEN_COLUMNS
+
+    if mode not in OUTPUT_LENGTH_MODES:
+        raise EdgeRouteError(
+            f"config['output_length'] = {mode!r}; allowed: {list(OUTPUT_LENGTH_MODES)}"
+        )
+    if mode == "predicted" and all(c in frame.columns for c in PREDICTED_TOKEN_COLUMNS):
+        cols = [frame[c].to_numpy(np.float64)[row_pos] for c in PREDICTED_TOKEN_COLUMNS]
+        return (np.maximum(cols[0], 1.0), np.maximum(cols[1], 1.0)), "predicted"
+    train = frame.loc[train_mask]
+    n = len(row_pos)
+    means = (
+        float(train["output_tokens_small"].mean()),
+        float(train["output_tokens_large"].mean()),
+    )
+    return (np.full(n, means[0]), np.full(n, means[1])), "train_mean"
+
+
 def prepare_split(
-    trace: Trace, split: str, embedding_mode: str, pca_dim: int, multi_turn: bool
+    trace: Trace,
+    split: str,
+    embedding_mode: str,
+    pca_dim: int,
+    multi_turn: bool,
+    output_length: str = "predicted",
 ) -> PreparedSplit:
     """Flatten ``split`` of ``trace`` for the environment (memoised per trace object)."""
-    key = (id(trace), split, embedding_mode, pca_dim, multi_turn)
+    key = (id(trace), split, embedding_mode, pca_dim, multi_turn, output_length)
     hit = _PREP_MEMO.get(key)
     if hit is not None and hit[0] is trace:
         return hit[1]
@@ -125,11 +166,7 @@ def prepare_split(
     k = emb.shape[1]
     static = np.zeros((n, k + len(SCALAR_SLOTS)), dtype=np.float32)
     static[:, :k] = emb
-    train = frame.loc[train_mask]
-    pred = (
-        float(train["output_tokens_small"].mean()),
-        float(train["output_tokens_large"].mean()),
-    )
+    pred, pred_source = predicted_lengths(frame, row_pos, train_mask, output_length)
     prompt = sub["prompt_tokens"].to_numpy(np.int64)
     if n and prompt.min() < 1:
         raise EdgeRouteError("trace rows need prompt_tokens >= 1")
@@ -140,10 +177,10 @@ def prepare_split(
     static[:, s + SCALAR_INDEX["log1p_prompt_tokens"]] = np.minimum(
         np.log1p(prompt), LOG_TOKENS_MAX
     )
-    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_device"]] = min(
+    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_device"]] = np.minimum(
         np.log1p(pred[0]), LOG_TOKENS_MAX
     )
-    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]] = min(
+    static[:, s + SCALAR_INDEX["log1p_predicted_output_tokens_edge"]] = np.minimum(
         np.log1p(pred[1]), LOG_TOKENS_MAX
     )
     static[:, s + SCALAR_INDEX["turn_index/10"]] = np.minimum(turn / 10.0, TURN_INDEX_MAX)
@@ -166,6 +203,7 @@ def prepare_split(
         row_dialogue=dialogue.tolist(),
         dialogue_starts=np.r_[starts, n].astype(np.int64),
         predicted_output_tokens=pred,
+        output_length=pred_source,
         static_obs=static,
         embedding_dim=k,
         benchmark=str(trace.meta.get("benchmark", sub["benchmark"].iloc[0])),

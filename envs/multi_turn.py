@@ -309,7 +309,7 @@ class MultiTurnEnv(EdgeRouteEnv):
             L = d.prompt_tokens[r]
             ctx = H + L
             roof_d, roof_e = self._roof
-            pred_d, pred_e = self._pred_out
+            pred_d, pred_e = self._pred_out_list[0][r], self._pred_out_list[1][r]
             pf_d = roof_d.prefill_s(H - cd + L, cd)
             dec_d = roof_d.decode_s(ctx, d.output_tokens[0][r])
             dec_d_pred = roof_d.decode_s(ctx, pred_d)
@@ -333,7 +333,7 @@ class MultiTurnEnv(EdgeRouteEnv):
             dl_send_bps = cm.rate_bps(ch.snr_db(t_send)[1])
         # cost_models.channel.transmit_time_float_s, inlined (the hot path).
         down_s = (self._answer_bits[r] / dl_send_bps if dl_send_bps > 0 else pen) + acc
-        down_pred_s = (self._pred_down_bits / dl_bps if dl_bps > 0 else pen) + acc
+        down_pred_s = (self._pred_down_bits[r] / dl_bps if dl_bps > 0 else pen) + acc
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         self._lat_d = (pf_d, dec_d, lat_d)
@@ -382,8 +382,8 @@ class MultiTurnEnv(EdgeRouteEnv):
         obs = self._obs_all[k]
         cap = self.device_capacity_tokens
         # Slots log1p_history_tokens .. last_model_edge (the two predicted-length slots in
-        # between are constants of the trace, written back unchanged).
-        pred_slot_d, pred_slot_e = self._pred_slots
+        # between are static per row, written back unchanged).
+        pred_slot_d, pred_slot_e = self._pred_slots[r]
         ul_slot = ul_db / 10.0
         dl_slot = dl_db / 10.0
         ul_rate_slot = math.log1p(ul_bps / 1e6)

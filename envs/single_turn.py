@@ -159,7 +159,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         up_s = tx(self._prompt_bits_arr[rows], ul_bps, acc, pen)
         t_send = arrive + up_s + queue_s + pf_e + dec_e
         down_s = tx(self._answer_bits_arr[rows], rate(self.channel.snr_db_at(t_send)[1]), acc, pen)
-        down_pred_s = tx(self._pred_down_bits, dl_bps, acc, pen)
+        down_pred_s = tx(self._pred_down_bits_arr[rows], dl_bps, acc, pen)
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         q_d = self._quality_arr[0][rows]
