@@ -213,3 +213,24 @@ def test_gsm8k_default_scores_carry_no_signal_and_say_so(prepared_cache: Path) -
         abs(float(trace.semantic_p[0]) - trace.labels[trace.frame["split"] == "validation"].mean())
         < 1e-3
     )
+
+
+def test_length_predictor_brings_the_estimate_closer(prepared_cache: Path, monkeypatch) -> None:
+    """README: per-query output lengths raise the R^2 of the router's estimated latency
+    difference on GSM8K and MT-Bench-101 (test split; edgeroute bench estimate's settings)."""
+    from experiments.estimate_fit import compare_output_length
+
+    monkeypatch.setenv("EDGEROUTE_CACHE_DIR", str(prepared_cache))
+    for b, env_id, extra in (
+        ("gsm8k", "EdgeRoute/SingleTurn-v0", {}),
+        ("mt_bench_101", "EdgeRoute/MultiTurn-v0", {"dialogues_per_episode": 20}),
+    ):
+        r = compare_output_length(
+            env_id,
+            {"benchmark": b, "split": "test", **extra},
+            "output_length",
+            ["train_mean", "predicted"],
+            seeds=range(3),
+            episodes=3,
+        )
+        assert r["predicted"]["r2"] > r["train_mean"]["r2"] + 0.01, (b, r)
