@@ -29,19 +29,13 @@ from cost_models.semantic.encoder import (
     default_encoder_path,
     tokenizer_name,
 )
-from cost_models.semantic.length import fit_length_predictor, length_design
-from cost_models.semantic.scorer import (
-    ScorerReport,
-    calibration_table,
-    length_features,
-    plot_reliability,
-)
-from cost_models.semantic.zoo import ScorerData, fit_zoo
+from cost_models.semantic.scorer import plot_reliability
 from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
 from envs.traces.atomic import writable_dir
 from envs.traces.common import DEFAULT_SEED, check_frame, keep_duplicates_in_one_split
 from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
-from envs.traces.schema import BENCHMARKS, OUTCOME_PREFIX, PREDICTED_TOKEN_COLUMNS
+from envs.traces.fit import SCORER_DESCRIPTIONS, fit_lengths, fit_scorer
+from envs.traces.schema import BENCHMARKS, PREDICTED_TOKEN_COLUMNS
 from envs.traces.store import (
     INDEX_NAME,
     CorruptArtefactError,
@@ -54,12 +48,6 @@ from envs.traces.store import (
 
 #: Bump when a builder's output changes, so cached traces are rebuilt.
 BUILD_VERSION = 5
-#: One line per scorer kind, for the trace's meta.
-SCORER_DESCRIPTIONS = {
-    "logistic": "logistic regression on the embedding (+ length features), Platt-scaled",
-    "knn": "k nearest training queries by cosine similarity (Li 2025, arXiv:2505.12601)",
-    "mf": "matrix factorisation of every model's outcomes (RouteLLM's MF form)",
-}
 BUILDERS: dict[str, ModuleType] = {
     "mmlu": mmlu,
     "gsm8k": gsm8k,
@@ -108,105 +96,6 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
     if benchmark == "mt_bench_101":
         digest.update(mt_bench_101.published_scores_path().read_bytes())
     return digest.hexdigest()
-
-
-def scorer_data(frame: pd.DataFrame, emb: np.ndarray, meta: dict) -> ScorerData:
-    """The zoo's view of a trace: embeddings, length features, the pair's qualities, every
-    model's outcomes (``quality__<model>`` columns) and the dialogue groups."""
-    lengths = length_features(frame["prompt_tokens"], frame["history_tokens"])
-    qs = frame["quality_small"].to_numpy(float)
-    ql = frame["quality_large"].to_numpy(float)
-    cols = [c for c in frame.columns if c.startswith(OUTCOME_PREFIX)]
-    names = [c.removeprefix(OUTCOME_PREFIX) for c in cols]
-    outcomes = frame[cols].to_numpy(float) if cols else np.zeros((len(frame), 0))
-    small_col = names.index(meta["small"]) if meta.get("small") in names else None
-    large_col = names.index(meta["large"]) if meta.get("large") in names else None
-    if small_col is None:
-        outcomes, names = np.column_stack([outcomes, qs]), [*names, "small (pair)"]
-        small_col = len(names) - 1
-    if large_col is None:
-        outcomes, names = np.column_stack([outcomes, ql]), [*names, "large (pair)"]
-        large_col = len(names) - 1
-    return ScorerData(
-        np.asarray(emb),
-        lengths,
-        qs,
-        ql,
-        outcomes,
-        tuple(names),
-        small_col,
-        large_col,
-        frame["dialogue_id"].astype(str).to_numpy(),
-    )
-
-
-def _fit_scorer(frame: pd.DataFrame, meta: dict, emb: np.ndarray, seed: int) -> dict:
-    """The scorer zoo on one pair: select on validation, report on test; the selected kind's
-    P(needed) and expected gain for every row (out of fold on train, grouped by dialogue)."""
-    data = scorer_data(frame, emb, meta)
-    split = frame["split"].to_numpy()
-    tr, va, te = (split == s for s in ("train", "validation", "test"))
-    if min(tr.sum(), va.sum(), te.sum()) == 0:
-        raise EdgeRouteError(
-            "the semantic scorer needs rows in each of train, validation and test; got "
-            f"{int(tr.sum())}/{int(va.sum())}/{int(te.sum())}"
-        )
-    zoo = fit_zoo(data.take(tr), data.take(va), data.take(te), seed)
-    best = zoo.best
-    pred = best.predict(data)
-    oof = best.cross_fit(data.take(tr))
-    p, gain = pred.p_needed.copy(), pred.expected_gain.copy()
-    p[tr], gain[tr] = oof.p_needed, oof.expected_gain
-    y_te = data.labels[te]
-    ref = zoo.scorers["length_only"].predict(data.take(te)).p_needed
-    sel, ref_m = zoo.report[zoo.selected], zoo.report["length_only"]
-    report = ScorerReport(
-        auc=float(sel["auc"] if sel["auc"] is not None else "nan"),
-        brier=float(sel["brier"]),
-        length_only_auc=float(ref_m["auc"] if ref_m["auc"] is not None else "nan"),
-        length_only_brier=float(ref_m["brier"]),
-        base_rate=float(y_te.mean()),
-        n_train=int(tr.sum()),
-        n_validation=int(va.sum()),
-        n_test=int(te.sum()),
-        kind=zoo.selected,
-        C=float(best.params.get("C", float("nan"))),
-        use_lengths=bool(best.params.get("use_lengths", False)),
-        validation_auc=float(sel["validation_auc"] or float("nan")),
-        calibration=calibration_table(y_te, p[te]),
-        length_only_calibration=calibration_table(y_te, ref),
-        apgr=sel["apgr"],
-        params=dict(best.params),
-    )
-    logistic = zoo.scorers["logistic"]
-    return {
-        "zoo": zoo,
-        "report": report,
-        "p": p.astype(np.float32),
-        "gain": gain.astype(np.float32),
-        "logistic": logistic.model.scorer(float(logistic.params["C"]), logistic.platt, seed),
-    }
-
-
-def _fit_lengths(frame: pd.DataFrame, meta: dict, emb: np.ndarray, seed: int) -> dict:
-    """Per-model output-length predictors; predicted tokens per row and the test report."""
-    X = length_design(emb, length_features(frame["prompt_tokens"], frame["history_tokens"]))
-    real = not str(meta.get("output_tokens_source", "")).startswith("modelled")
-    groups = frame["dialogue_id"].astype(str).to_numpy()
-    split = frame["split"].to_numpy()
-    out: dict = {"columns": {}, "report": {}}
-    for side, column in zip(("small", "large"), PREDICTED_TOKEN_COLUMNS, strict=True):
-        fit = fit_length_predictor(
-            X, frame[f"output_tokens_{side}"].to_numpy(float), split, groups, real, seed
-        )
-        out["columns"][column] = fit.predicted_tokens.astype(np.float64)
-        out["report"][side] = {"model": meta.get(side), **fit.report}
-    for key in ("mae_log_tokens", "baseline_mae_log_tokens"):
-        out["report"][key] = round(
-            float(np.mean([out["report"][s][key] for s in ("small", "large")])), 6
-        )
-    out["report"]["trained"] = bool(out["report"]["small"]["trained"])
-    return out
 
 
 def _embedding_cache(root: Path, identity: str) -> tuple[EmbeddingCache, list[str]]:
@@ -283,8 +172,8 @@ def finish_trace(
             check_frame(frame)
             d = stage.path / name
             d.mkdir()
-            fitted = _fit_scorer(frame, meta, emb, seed)
-            lengths = _fit_lengths(frame, meta, emb, seed)
+            fitted = fit_scorer(frame, meta, emb, seed)
+            lengths = fit_lengths(frame, meta, emb, seed)
             frame = frame.assign(**lengths["columns"])
             report, zoo = fitted["report"], fitted["zoo"]
             tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
