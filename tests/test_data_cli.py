@@ -234,3 +234,29 @@ def test_length_predictor_brings_the_estimate_closer(prepared_cache: Path, monke
             episodes=3,
         )
         assert r["predicted"]["r2"] > r["train_mean"]["r2"] + 0.01, (b, r)
+
+
+def test_import_with_other_models_outcomes_fits_matrix_factorisation(tmp_path: Path) -> None:
+    """quality__<model> columns of a user file reach the trace and the MF scorer."""
+    rng = np.random.default_rng(1)
+    lines = ["id,text,quality_small,quality_large,output_tokens_small,output_tokens_large,"
+             "quality__m1,quality__m2,quality__m3"]  # fmt: skip
+    for i in range(160):
+        hard = i % 3 == 0
+        cells = [0 if hard else 1, 1] + [int(rng.random() < (0.2 if hard else 0.9)) for _ in "ab"]
+        m3 = "" if i % 7 == 0 else str(int(rng.random() < 0.5))
+        lines.append(f'q{i},"question {i} about {"hard" if hard else "easy"} topic {i % 5}",'
+                     f"{cells[0]},{cells[1]},12,30,{cells[2]},{cells[3]},{m3}")  # fmt: skip
+    src = tmp_path / "many.csv"
+    src.write_text("\n".join(lines) + "\n")
+    cache = tmp_path / "cache"
+    assert main(["data", "import", str(src), "--name", "many", "--cache-dir", str(cache),
+                 "--quiet"]) == 0  # fmt: skip
+    trace = load_trace("many", cache_dir=cache)
+    assert {"quality__m1", "quality__m2", "quality__m3"} <= set(trace.frame.columns)
+    assert trace.frame["quality__m3"].isna().sum() == 23  # the empty cells stay unmeasured
+    scorers = json.loads((cache / "traces" / "many" / "user" / "scorers.json").read_text())
+    assert "mf" in scorers["scorers"]
+    bad = tmp_path / "bad_outcome.csv"
+    bad.write_text(lines[0] + "\n" + lines[1].rsplit(",", 3)[0] + ",2,0,1\n")
+    assert main(["data", "import", str(bad), "--name", "bad", "--cache-dir", str(cache)]) == 2
