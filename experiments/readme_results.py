@@ -68,6 +68,7 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
         pgr_table,
         policy_table,
         quality_label,
+        routellm_table,
     )
     from experiments.tables import markdown_table
 
@@ -92,6 +93,14 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
             pgr_table(sec, markdown=True),
             "",
         ]
+        if sec.get("routellm_metrics"):
+            out += [
+                "RouteLLM's metrics (APGR, CPT as `routellm/evals/evaluate.py` computes them; "
+                "edge calls = strong-model calls):",
+                "",
+                routellm_table(sec, markdown=True),
+                "",
+            ]
     return out
 
 

@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="(accepted for symmetry)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the crossover.json / crossover.md already in --out")  # fmt: skip
-    p.set_defaults(func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None,
-                   ray=False)  # fmt: skip
+    p.set_defaults(
+        func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None, ray=False
+    )
 
 
 @clean_os_errors
