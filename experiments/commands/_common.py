@@ -143,8 +143,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     from experiments.run_out import prepare_run_out
 
     opts = run_options(args)
-    prepare_run_out(opts.out_dir, opts.out_mode, "benchmark", opts.profile.to_dict())
-    with run_executor(args, opts) as executor:
+    with run_executor(args, opts) as executor:  # first: a missing Ray extra creates no --out
+        prepare_run_out(opts.out_dir, opts.out_mode, "benchmark", opts.profile.to_dict())
         run_benchmark(opts, executor)
     return 0
 
@@ -154,8 +154,8 @@ def _ablate(args: argparse.Namespace) -> int:
     from experiments.run_out import prepare_run_out
 
     opts = run_options(args, ablation=True)
-    prepare_run_out(opts.out_dir, opts.out_mode, "ablate", opts.profile.to_dict())
-    with run_executor(args, opts) as executor:
+    with run_executor(args, opts) as executor:  # first: a missing Ray extra creates no --out
+        prepare_run_out(opts.out_dir, opts.out_mode, "ablate", opts.profile.to_dict())
         run_ablation(opts, executor)
     return 0
 
