@@ -81,7 +81,8 @@ def nonmyopic_runs(bench: BenchmarkSpec, cfg: Mapping[str, Any], prof: Any) -> S
     per_episode = int(cfg.get("dialogues_per_episode", 1))
     episodes = min(prof.budget.episodes * per_episode, SEED_STRIDE)
     one = {**cfg, "dialogues_per_episode": 1}
-    return split_runs(bench, one, "test", prof.seeds, EvalBudget(episodes, None))
+    budget = EvalBudget(episodes, None, full_pass=prof.budget.full_pass)
+    return split_runs(bench, one, "test", prof.seeds, budget)
 
 
 def hindsight_sweep() -> list[SweepPoint]:
