@@ -39,6 +39,7 @@ from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
+from experiments.paired import paired_section
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
@@ -204,14 +205,24 @@ def run_one_benchmark(
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
     }
     for family, points in sweep_plan.items():
-        add_sweep(batch, family, test, points)
+        add_sweep(batch, family, test, points, keep_log=True)
+    hindsight_points = hindsight_sweep()
+    if multi:  # the hindsight frontier on the test episodes themselves (paired with the rest)
+        add_sweep(batch, "hindsight", test, hindsight_points, keep_log=True)
     if multi:
         gap_runs = nonmyopic_runs(bench, cfg, prof)
         for name in ("myopic_oracle", "hindsight_optimal"):
             batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
-        hindsight_points = hindsight_sweep()
         add_sweep(batch, ("gap", "sweep"), gap_runs, hindsight_points)
     done = batch.run(executor)
+    paired = paired_section(
+        done,
+        {k: len(v) for k, v in sweep_plan.items()},
+        "hindsight" if multi else None,
+        len(hindsight_points),
+        prof.pgr_levels,
+        prof.bootstrap_reps,
+    )
 
     order = policy_order(multi)
     runs = {name: policy_runs(done[name]) for name in order}
@@ -234,7 +245,9 @@ def run_one_benchmark(
         "policies": policy_metrics,
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
+        **{k: v for k, v in paired.items() if k != "hindsight"},
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
+        "hindsight": paired["hindsight"],
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
         "tuning": {
             "validation_target_quality": tuning.target_quality,

@@ -33,7 +33,7 @@ import numpy as np
 from rliable.metrics import aggregate_iqm
 
 from cost_models.errors import require
-from experiments.units import COLUMNS, UnitTable
+from experiments.units import UnitTable, column
 
 #: Two-sided coverage of every reported interval.
 CI_LEVEL = 0.95
@@ -85,11 +85,6 @@ def table_means(table: UnitTable, res: Resamples) -> np.ndarray:
     picks = res.picks(table.n_train)
     chosen = np.take_along_axis(per_train, picks[:, :, None], axis=1).mean(axis=1)
     return chosen / (n_eval * (w @ table.steps))[:, None]
-
-
-def column(name: str) -> int:
-    """Index of metric ``name`` in :data:`experiments.units.COLUMNS`."""
-    return COLUMNS.index(name)
 
 
 def summarize(values: Sequence[float | None] | np.ndarray) -> dict[str, Any]:

@@ -85,6 +85,11 @@ def unit_table(logs_by_train_seed: Sequence[Sequence[StepLog]]) -> UnitTable:
     return UnitTable(ref_units, np.stack(blocks), ref_steps)
 
 
+def column(name: str) -> int:
+    """Index of metric ``name`` in :data:`COLUMNS`."""
+    return COLUMNS.index(name)
+
+
 def same_units(tables: Sequence[UnitTable]) -> None:
     """Raise unless every table has the same units and steps (they pair up)."""
     first = tables[0]

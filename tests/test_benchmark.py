@@ -18,7 +18,7 @@ SECTION_KEYS = {
     "matched_quality",
     "analytic_vs_static",
     "ppo_vs_analytic",
-    "oracle_gap_closed_pct",
+    "gap_closed_pct",
     "quality_source",
 }
 POLICIES = {
