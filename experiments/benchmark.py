@@ -62,6 +62,7 @@ from experiments.sweeps import (
     semantic_sweep,
     sweep_frontier,
 )
+from experiments.tuned_targets import validation_choices
 from experiments.tuning import ValidationTuning, tune_on_validation
 
 #: Policies of the main table, in display order: the registry's order without the old alias
@@ -181,6 +182,14 @@ def run_one_benchmark(
         f"({time.perf_counter() - t0:.0f} s)"
     )
 
+    choices = validation_choices(
+        executor,
+        val,
+        tuning.target_quality,
+        {"semantic_threshold": tuning.semantic, "analytic": tuning.analytic},
+        prof.pgr_levels,
+    )
+
     # 2. PPO (headline + reward-weight sweep)
     plan = plan_ppo(opts, bench, cfg, described.reward_weights)
     trained: list[TrainOutcome] = executor.map(plan.specs)
@@ -222,6 +231,7 @@ def run_one_benchmark(
         len(hindsight_points),
         prof.pgr_levels,
         prof.bootstrap_reps,
+        choices,
     )
 
     order = policy_order(multi)

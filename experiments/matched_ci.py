@@ -119,7 +119,9 @@ def matched_with_ci(
     for t, k in enumerate(keys):
         la, lp, lh = (at[n][:, t, 0] for n in ("analytic", "ppo", "hindsight"))
         with np.errstate(divide="ignore", invalid="ignore"):
-            closed = np.where(la != lh, 100.0 * (la - lp) / (la - lh), np.nan)
+            # Defined only where the hindsight frontier is below Analytic's: elsewhere there
+            # is no gap to close (a multi-turn hindsight frontier of few points can lie above).
+            closed = np.where(la > lh, 100.0 * (la - lp) / (la - lh), np.nan)
         s = summarize(closed)
         gap[k] = {
             "target_quality": point_targets[t],

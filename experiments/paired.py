@@ -5,7 +5,8 @@ test split with common random numbers, logs kept) into :class:`experiments.units
 frontiers and hands them to :func:`experiments.matched_ci.matched_with_ci`; it adds the
 hindsight frontier (exact for single-turn, :mod:`experiments.hindsight_frontier`;
 ``hindsight_optimal`` over its latency weights for dialogues) and the IQM of the headline PPO's
-training seeds (:func:`experiments.stats.iqm_with_ci`).
+training seeds (:func:`experiments.stats.iqm_with_ci`), and the validation-tuned operating
+points per target and at equal reward (:mod:`experiments.tuned_targets`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from experiments.hindsight_frontier import frontier_points, hindsight_frontier
 from experiments.matched_ci import Frontier, matched_with_ci
 from experiments.stats import draw_resamples, iqm_with_ci
+from experiments.tuned_targets import tuned_comparisons
 from experiments.units import COLUMNS, UnitTable, unit_table
 
 #: Seed of the benchmark's bootstrap resamples (recorded in results.json).
@@ -46,6 +48,7 @@ def paired_section(
     n_hindsight: int,
     levels: Sequence[float],
     reps: int,
+    choices: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``matched_with_ci``'s entries plus ``ppo_seeds_iqm`` and the ``hindsight`` frontier.
 
@@ -55,9 +58,10 @@ def paired_section(
     """
     fixed = {n: table_of(done[n]) for n in ("always_device", "always_edge", *WITH_EXTREMES)}
     families: dict[str, Frontier] = {}
+    sweeps: dict[str, list[UnitTable]] = {}
     for name in WITH_EXTREMES:
-        points = [table_of(done[(name, i)]) for i in range(sweep_sizes[name])]
-        families[name] = points + [fixed[name], fixed["always_device"], fixed["always_edge"]]
+        sweeps[name] = [table_of(done[(name, i)]) for i in range(sweep_sizes[name])]
+        families[name] = sweeps[name] + [fixed[name], fixed["always_device"], fixed["always_edge"]]
     ppo = trained_table(done["ppo"])
     families["ppo"] = [ppo] + [table_of(done[("ppo", i)]) for i in range(sweep_sizes["ppo"])]
     if hindsight_key is None:
@@ -70,8 +74,7 @@ def paired_section(
         tables += [table_of(done[(hindsight_key, i)]) for i in range(n_hindsight)]
         families["hindsight"] = tables
         hindsight_points = [
-            dict(zip(COLUMNS[:3], per_seed_means(t)[0, :3].tolist(), strict=True))
-            for t in tables
+            dict(zip(COLUMNS[:3], per_seed_means(t)[0, :3].tolist(), strict=True)) for t in tables
         ]
         hindsight_note = (
             "hindsight_optimal planned per dialogue at each latency weight, on the same "
@@ -85,6 +88,12 @@ def paired_section(
         for c, name in enumerate(("latency_mean_s", "quality", "edge_rate", "reward_mean"))
     }
     out["hindsight"] = {"note": hindsight_note, "points": hindsight_points}
+    if choices is not None:
+        out.update(
+            tuned_comparisons(
+                choices, sweeps, ppo, fixed["always_edge"], fixed["always_device"], res
+            )
+        )
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments.metrics import METRIC_KEYS
-from experiments.report_ci import CI_NOTE, headline_ci_table, paper_table
+from experiments.report_ci import CI_NOTE, headline_ci_table, paper_table, tuned_tables
 from experiments.tables import (
     headers_for,
     markdown_table,
@@ -306,6 +306,14 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         "## The paper's claim, each reading" + quick_tag(quick),
         "",
         paper_table(results, markdown=True),
+        "",
+        "## One operating point each, tuned on validation" + quick_tag(quick),
+        "",
+        "Each policy's single (threshold) or (alpha, theta) chosen on validation as the "
+        "cheapest reaching the target (the validation analogue of each level), read on test, "
+        "paired: [95% CI].",
+        "",
+        tuned_tables(results, markdown=True),
         "",
         "## Point estimates (matched quality = quality of always-edge)" + quick_tag(quick),
         "",

@@ -127,3 +127,75 @@ CI_NOTE = (
     "whole trade-off); for dialogues it is hindsight_optimal at three latency weights. "
     "Latencies are modelled (our cost model), not measured."
 )
+
+
+TUNED_HEADERS = [
+    "benchmark",
+    "tuned on validation for",
+    "analytic vs static: latency",
+    "edge calls",
+    "quality difference (points)",
+]
+
+
+def _points(d: Mapping[str, Any]) -> str:
+    ci = d["ci95"]
+    scaled = None if ci is None else [100 * ci[0], 100 * ci[1]]
+    return ci_cell(None if d["value"] is None else 100 * d["value"], scaled, unit="")
+
+
+def tuned_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """Validation-tuned operating points on test (per target, then at equal reward)."""
+    rows = []
+    for key, sec in results.items():
+        if key == "meta" or "tuned_per_target" not in sec:
+            continue
+        for level, e in sec["tuned_per_target"].items():
+            c = e["analytic_vs_static"]
+            rows.append(
+                [
+                    key,
+                    _level_name(level),
+                    ci_cell(c["latency_reduction"]["value"], c["latency_reduction"]["ci95"]),
+                    ci_cell(c["edge_call_reduction"]["value"], c["edge_call_reduction"]["ci95"]),
+                    _points(c["quality_difference"]),
+                ]
+            )
+    return rows
+
+
+EQUAL_REWARD_HEADERS = ["benchmark", "reward: static", "analytic", "PPO", "analytic - static",
+                        "PPO - analytic"]  # fmt: skip
+
+
+def equal_reward_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for key, sec in results.items():
+        e = sec.get("equal_reward") if key != "meta" else None
+        if not e:
+            continue
+
+        def diff(d: Mapping[str, Any]) -> str:
+            ci = d["ci95"]
+            return f"{d['value']:+.4f}" + ("" if ci is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}]")
+
+        rows.append(
+            [
+                key,
+                *(f"{e[n]['reward_mean']:.4f}" for n in ("semantic_threshold", "analytic", "ppo")),
+                diff(e["analytic_minus_static_reward"]),
+                diff(e["ppo_minus_analytic_reward"]),
+            ]
+        )
+    return rows
+
+
+def tuned_tables(results: Mapping[str, Any], markdown: bool) -> str:
+    """Both tables of the validation-tuned comparison."""
+    table = markdown_table if markdown else text_table
+    return (
+        table(TUNED_HEADERS, tuned_rows(results))
+        + "\n\nAt equal reward (each tuned on validation for the env's reward; PPO trained for "
+        "it), test reward per step [paired 95% CI]:\n\n"
+        + table(EQUAL_REWARD_HEADERS, equal_reward_rows(results))
+    )
