@@ -113,6 +113,9 @@ def test_frontier_interpolation_is_the_hand_computed_mixture():
     assert m.latency_mean_s == pytest.approx((1 - w) * 1.0 + w * 2.0)
     assert m.edge_rate == pytest.approx(w)
     assert not interpolate_at_quality(points, 0.81).reachable
+    # A target a rounding error above the best quality is that point (it once raised).
+    top = interpolate_at_quality(points, 0.8 + 1e-13)
+    assert top.reachable and top.latency_mean_s == 2.0
     # The bootstrap path (family_at) on tables of those points gives the same mixture at row 0.
     tables = [table([[[p.latency_mean_s]]], [[[p.quality]]], [[[p.edge_rate]]]) for p in points]
     res = draw_resamples(1, 10, seed=0)
