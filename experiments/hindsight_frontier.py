@@ -86,24 +86,32 @@ def at_quality(front: HindsightFrontier, res: Resamples, targets: np.ndarray) ->
     out = np.full((*targets.shape, 2), np.nan)
     for r, w in enumerate(res.weights):
         p = path(front, w)
-        q = p[:, 0]
         for t, target in enumerate(targets[r]):
-            if target > q[-1] + 1e-12:
-                continue
-            out[r, t, 0] = np.interp(target, q, p[:, 1])
-            out[r, t, 1] = np.interp(target, q, p[:, 2])
+            if target <= p[-1, 0] + 1e-12:
+                out[r, t] = _first_reaching(p, float(target))
     return out
+
+
+def _first_reaching(p: np.ndarray, target: float) -> np.ndarray:
+    """Latency and edge rate of the cheapest point of path ``p`` with quality ``target``: the
+    first vertex reaching it, or the mixture of it and the vertex before. (``np.interp`` is
+    wrong here: an upgrade whose quality gain vanishes in floating point repeats a quality,
+    and interp would take the dearer of the repeated vertices; found by the property test.)"""
+    q = p[:, 0]
+    target = min(target, float(q[-1]))
+    i = int(np.searchsorted(q, target, side="left"))
+    if i == 0 or q[i] == target:
+        return p[i, 1:]
+    w = (target - q[i - 1]) / (q[i] - q[i - 1])
+    return p[i - 1, 1:] + w * (p[i, 1:] - p[i - 1, 1:])
 
 
 def frontier_points(front: HindsightFrontier, n_points: int = 21) -> list[dict[str, float]]:
     """The sample's frontier at ``n_points`` qualities evenly spaced along it (results.json)."""
     p = path(front, np.ones(int(front.unit_of.max()) + 1))
     qs = np.linspace(p[0, 0], p[-1, 0], n_points)
+    rows = [_first_reaching(p, float(q)) for q in qs]
     return [
-        {
-            "quality": float(q),
-            "latency_mean_s": float(np.interp(q, p[:, 0], p[:, 1])),
-            "edge_rate": float(np.interp(q, p[:, 0], p[:, 2])),
-        }
-        for q in qs
+        {"quality": float(q), "latency_mean_s": float(lat), "edge_rate": float(edge)}
+        for q, (lat, edge) in zip(qs, rows, strict=True)
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cost_models.errors import EdgeRouteError
@@ -137,6 +137,9 @@ outcomes = st.integers(min_value=1, max_value=25).flatmap(
 
 @settings(max_examples=150, deadline=None)
 @given(outcomes)
+@example(  # a quality gain that vanishes in floating point (np.interp got this wrong)
+    ([0.0] * 3, [1.0] * 3, [1.0, 4.3e-275, 0.0], [1.0, 2.0, 1.0], [True, False, False], 0)
+)
 def test_hindsight_frontier_dominates_every_policy(case):
     qd, ld, qe, le, actions, seed = (np.asarray(x) for x in case)
     n = len(qd)
