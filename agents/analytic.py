@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.arguments import strict_bool
 from agents.base import DEVICE, EDGE, Policy
 from cost_models.errors import require
 from cost_models.router_cost import CostTerms, analytic_score
@@ -64,13 +65,14 @@ class Analytic(Policy):
         self.alpha = float(alpha)
         self.theta = float(theta)
         self.form = form
-        self.terms = CostTerms(
-            semantic=bool(semantic),
-            communication=bool(communication),
-            computation=bool(computation),
-            switching=bool(switching) and form != "single",
-        )
-        self._switching_requested = bool(switching)
+        # bool("no") is True: the flags are parsed strictly, also when built directly.
+        flags = {
+            key: strict_bool(value, f"analytic {key}")
+            for key, value in (("semantic", semantic), ("communication", communication),
+                               ("computation", computation), ("switching", switching))
+        }  # fmt: skip
+        self.terms = CostTerms(**{**flags, "switching": flags["switching"] and form != "single"})
+        self._switching_requested = flags["switching"]
 
     def score(self, info: Mapping[str, Any]) -> float:
         """The analytic score ``S`` of the pending query."""

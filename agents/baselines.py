@@ -49,6 +49,7 @@ class RandomRouter(Policy):
 
     def __init__(self, p: float = 0.5, seed: int = 0) -> None:
         require(0.0 <= float(p) <= 1.0, f"random router p={p!r} must be in [0, 1]")
+        require(int(seed) >= 0, f"random router seed={seed!r} must be an integer >= 0")
         self.p = float(p)
         self.seed = int(seed)
         self._rng = np.random.default_rng(self.seed)

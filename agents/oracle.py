@@ -35,6 +35,10 @@ class MyopicOracle(Policy):
             latency_weight is None or (np.isfinite(latency_weight) and latency_weight <= 0),
             f"{self.name} latency_weight={latency_weight!r} must be <= 0 (a cost) or None",
         )
+        require(
+            np.isfinite(edge_call_weight),
+            f"{self.name} edge_call_weight={edge_call_weight!r} must be finite",
+        )
         self.latency_weight = None if latency_weight is None else float(latency_weight)
         self.edge_call_weight = float(edge_call_weight)
 

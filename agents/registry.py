@@ -8,12 +8,12 @@ class's :attr:`agents.base.Policy.name` (its label in tables; a test holds them 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from agents.analytic import Analytic
+from agents.arguments import check_policy_kwargs
 from agents.base import Policy
 from agents.baselines import (
     AlwaysDevice,
@@ -25,7 +25,7 @@ from agents.baselines import (
 from agents.hindsight import HindsightOptimal
 from agents.oracle import MyopicOracle, Oracle
 from agents.ppo import PPOPolicy
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import EdgeRouteError
 
 #: Policy name -> class (read-only), in the display order of result tables (the oracles last;
 #: ``oracle`` is the old name of ``myopic_oracle``, kept as an alias).
@@ -51,16 +51,12 @@ def available_policies() -> list[str]:
 
 
 def make_policy(name: str, **kwargs: Any) -> Policy:
-    """Build the registered policy ``name`` with ``kwargs``; unknown names/arguments raise."""
+    """Build the registered policy ``name`` with ``kwargs``; unknown names or arguments, and
+    values not of the constructor's annotated types, raise :class:`EdgeRouteError`
+    (:func:`agents.arguments.check_policy_kwargs`)."""
     if name not in POLICY_REGISTRY:
         raise EdgeRouteError(
             f"unknown policy {name!r}; available: {', '.join(available_policies())}"
         )
     cls = POLICY_REGISTRY[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = set(kwargs) - allowed
-    require(
-        not unknown,
-        f"policy {name!r} got unknown argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}",
-    )
-    return cls(**kwargs)
+    return cls(**check_policy_kwargs(name, cls, kwargs))

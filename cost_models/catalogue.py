@@ -161,6 +161,19 @@ def get_model(name: str) -> ModelSpec:
     return lookup(MODEL_SPECS, name, "model", sort=True)
 
 
+def require_fits_context(model: str | ModelSpec, tokens: int, what: str) -> None:
+    """Raise :class:`EdgeRouteError` unless ``tokens`` (a turn's prefill + decode, as the
+    caller counts them, described by ``what``) fit ``model``'s context window
+    (:attr:`ModelSpec.max_context_tokens`, from its ``config.json``): a longer turn cannot be
+    served by that model at all, so its modelled latency would be meaningless."""
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
+    require(
+        int(tokens) <= spec.max_context_tokens,
+        f"{what} = {int(tokens):,} tokens does not fit the context of {spec.name} "
+        f"({spec.max_context_tokens:,} tokens); allowed: at most {spec.max_context_tokens:,}",
+    )
+
+
 def weight_bytes(model: ModelSpec, precision: str = "fp16", active: bool = True) -> float:
     """Bytes of weights read per forward pass (``active``) or stored (``active=False``)."""
     prec = get_precision(precision)

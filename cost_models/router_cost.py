@@ -33,6 +33,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from cost_models.catalogue import require_fits_context
 from cost_models.channel import (
     ChannelScenario,
     ChannelState,
@@ -311,6 +312,8 @@ def latency_report(
     require(cached in allowed, f"cached must be one of {allowed}, got {cached!r}")
     state = channel_state if channel_state is not None else mean_channel_state(ch)
     H, L = int(history_tokens), int(prompt_tokens)
+    for model in (sc.device_model, sc.edge_model):  # both sides prefill H + L and decode
+        require_fits_context(model, H + L + int(output_tokens), "history + prompt + output")
     c_dev = H if cached in ("device", "both") else 0
     c_edge = H if cached in ("edge", "both") else 0
     dev = device_latency(sc, H - c_dev + L, output_tokens, c_dev)

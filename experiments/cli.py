@@ -4,7 +4,7 @@ Each subcommand lives in its own module under :mod:`experiments.commands` and ex
 ``register(subparsers)``, which adds its parser and sets ``func`` (a callable taking the parsed
 ``argparse.Namespace`` and returning an exit code). Bad input surfaces as
 :class:`cost_models.errors.EdgeRouteError`: the CLI prints its message and exits with status 2,
-never a traceback.
+never a traceback. Ctrl-C and SIGTERM stop any command with a message and status 130 / 143.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark",
     "ablate",
     "sweep",
+    "report",
 )
 
 
@@ -49,16 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgeroute`` console script; returns the process exit code."""
+    from experiments.interrupt import exit_code, sigterm_as_interrupt
+    from experiments.thread_errors import thread_os_errors_as_lines
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        # SIGTERM (how clusters stop jobs) is handled as Ctrl-C; a library thread that dies of
+        # a full disk prints one line, not a traceback.
+        with sigterm_as_interrupt(), thread_os_errors_as_lines(f"edgeroute {args.command}"):
+            return int(args.func(args) or 0)
     except EdgeRouteError as exc:
         print(f"edgeroute {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"edgeroute {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        hint = getattr(args, "interrupt_hint", None)
+        print(
+            f"edgeroute {args.command}: interrupted ({exc or 'SIGINT'})"
+            + (f"; {hint}" if hint else ""),
+            file=sys.stderr,
+        )
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,14 @@ def read_yaml(path: str | Path) -> Any:
     p = Path(path)
     require(p.is_file(), f"config file {str(p)!r} does not exist")
     try:
-        return yaml.safe_load(p.read_text())
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise EdgeRouteError(
+            f"config file {str(p)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8 YAML"
+        ) from exc
+    except OSError as exc:
+        raise EdgeRouteError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise EdgeRouteError(f"config file {str(p)!r} is not valid YAML: {exc}") from exc
 

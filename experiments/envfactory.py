@@ -15,10 +15,12 @@ from typing import Any
 import gymnasium as gym
 
 from agents.observation_groups import DropObservationGroups
-from cost_models.errors import require
+from cost_models.errors import EdgeRouteError, require
 
 #: Environment id per benchmark key: single-turn for MMLU/GSM8K, multi-turn for the dialogues
 #: (MT-Bench, MT-Bench-101, MT-Eval, long sessions).
+SINGLE_TURN_ENV = "EdgeRoute/SingleTurn-v0"
+MULTI_TURN_ENV = "EdgeRoute/MultiTurn-v0"
 BENCHMARK_ENVS: dict[str, str] = {
     "mmlu": "EdgeRoute/SingleTurn-v0",
     "gsm8k": "EdgeRoute/SingleTurn-v0",
@@ -31,12 +33,24 @@ BENCHMARK_ENVS: dict[str, str] = {
 
 
 def env_id_for(benchmark: str) -> str:
-    """The environment id that replays ``benchmark``."""
-    require(
-        benchmark in BENCHMARK_ENVS,
-        f"unknown benchmark {benchmark!r}; allowed: {sorted(BENCHMARK_ENVS)}",
-    )
-    return BENCHMARK_ENVS[benchmark]
+    """The environment id that replays ``benchmark``: a built-in one of
+    :data:`BENCHMARK_ENVS`, or a trace imported with ``edgeroute data import FILE --name
+    NAME`` (multi-turn if any row has ``turn_index > 0``, as recorded in its ``meta.json``)."""
+    if benchmark in BENCHMARK_ENVS:
+        return BENCHMARK_ENVS[benchmark]
+    from envs.traces.store import available_benchmarks, trace_meta
+
+    meta = trace_meta(benchmark) if isinstance(benchmark, str) and benchmark else None
+    if meta is None or "multi_turn" not in meta:
+        imported = sorted(
+            set(available_benchmarks()) - set(BENCHMARK_ENVS)
+        )  # prepared user traces
+        raise EdgeRouteError(
+            f"unknown benchmark {benchmark!r}; allowed: {sorted(BENCHMARK_ENVS)}"
+            + (f" or an imported trace: {imported}" if imported else "")
+            + " (import your own with `edgeroute data import FILE --name NAME`)"
+        )
+    return MULTI_TURN_ENV if meta["multi_turn"] else SINGLE_TURN_ENV
 
 
 def registered_env_ids() -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from cost_models.catalogue import require_fits_context
 from cost_models.channel import get_channel_scenario, mean_channel_state
 from cost_models.deployment import DeploymentScenario, get_scenario
 from cost_models.device_memory import capacity_tokens, device_turn
@@ -39,9 +40,13 @@ def history_sweep(
     link = mean_channel_state(ch)
     cap = capacity_tokens(sc.device_model, sc.device_hw, sc.device_precision)
     require(prompt_tokens >= 1 and output_tokens >= 1, "prompt and output tokens must be >= 1")
+    # The device recomputes a window of the history (device_turn), the edge keeps all of it.
+    require_fits_context(sc.device_model, prompt_tokens + output_tokens, "prompt + output")
     rows = []
     for H in history_tokens:
         require(int(H) >= 0, f"history tokens must be >= 0, got {H!r}")
+        require_fits_context(sc.edge_model, int(H) + prompt_tokens + output_tokens,
+                             "history + prompt + output")
         for holder in HOLDERS:
             cached_device = int(H) if holder == "device" else 0
             turn = device_turn(int(H), cached_device, prompt_tokens, output_tokens, cap)

@@ -25,6 +25,9 @@ SET_BY_EDGEROUTE = frozenset(
 #: Largest seed: numpy and torch seeds must fit in 32 bits and the vectorised environments use
 #: ``seed + i`` and the validation env ``seed + 10,000``; 2**31 - 1 leaves room for both.
 MAX_SEED = 2**31 - 1
+#: Largest PPO budget (environment steps): 1e10 steps take years at this project's ~1e3-1e4
+#: steps/s (``edgeroute bench env``); a larger number is a typo, refused before training.
+MAX_TIMESTEPS = 10**10
 #: Activation names accepted in ``policy_kwargs.activation_fn`` -> ``torch.nn`` class name.
 ACTIVATIONS = {
     "tanh": "Tanh",

@@ -24,6 +24,7 @@ from cost_models.errors import EdgeRouteError, require
 from experiments.config import DEFAULT_BENCHMARK_CONFIG, read_yaml
 from experiments.envfactory import env_id_for, registered_env_ids
 from experiments.evaluate import SEED_STRIDE
+from experiments.ppo_checks import MAX_SEED, MAX_TIMESTEPS
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class AblationProfile:
             _set(self, "benchmarks", _entries("ablation.benchmarks", self.benchmarks))
             require(len(self.benchmarks) > 0, "ablation.benchmarks: empty (omit it to ablate all)")
         if self.ppo_timesteps is not None:
-            _int("ablation.ppo_timesteps", self.ppo_timesteps, low=1)
+            _int("ablation.ppo_timesteps", self.ppo_timesteps, low=1, high=MAX_TIMESTEPS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,7 +146,7 @@ class RunProfile:
             "cap would skip items of the pass (set full_pass: false to cap episodes)",
         )
         _set(self, "alpha_grid", _floats("alpha_grid", self.alpha_grid, low=0.0))
-        _int("ppo_timesteps", self.ppo_timesteps, low=1)
+        _int("ppo_timesteps", self.ppo_timesteps, low=1, high=MAX_TIMESTEPS)
         _set(self, "ppo_seeds", _ints("ppo_seeds", self.ppo_seeds, low=0))
         factors = _floats("ppo_latency_weight_factors", self.ppo_latency_weight_factors, low=0.0)
         require(
@@ -265,6 +266,9 @@ class RunOptions:
     """environment config overrides for every benchmark (--env-config)"""
     command: str | None = None
     """the command line recorded in the outputs (None: edgeroute <job>)"""
+    out_mode: str = "new"
+    """an out_dir holding a run: refused (new), completed (resume) or replaced (overwrite);
+    see experiments.run_out"""
 
 
 # ----------------------------------------------------------------------------- validation
@@ -315,10 +319,10 @@ def _sequence(name: str, value: Any, what: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _ints(name: str, value: Any, low: int) -> tuple[int, ...]:
-    items = _sequence(name, value, f"integers >= {low}")
-    ok = len(items) > 0 and all(_is_int(v) and v >= low for v in items)
-    require(ok, f"{name} = {value!r} must be a non-empty list of integers >= {low}")
+def _ints(name: str, value: Any, low: int, high: int = MAX_SEED) -> tuple[int, ...]:
+    items = _sequence(name, value, f"integers in [{low}, {high}]")
+    ok = len(items) > 0 and all(_is_int(v) and low <= v <= high for v in items)
+    require(ok, f"{name} = {value!r} must be a non-empty list of integers in [{low}, {high}]")
     require(len(set(items)) == len(items), f"{name} = {value!r} repeats a value")
     return items
 

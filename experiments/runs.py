@@ -281,18 +281,21 @@ def train_spec(
     """The training run of ``variant``/``seed`` on ``bench`` under ``opts``: it writes
     ``<out>/ppo/<benchmark>/<variant>_seed<seed>``, or reuses that layout under ``--models``
     (checked now, before any run starts)."""
+    from experiments.run_out import check_reused_model, train_flags
     from experiments.train import TrainSettings
 
     name = f"{variant}_seed{seed}"
+    out_dir = Path(opts.out_dir) / "ppo" / bench.key / name
     settings = TrainSettings(
         env_id=bench.env_id,
-        out_dir=Path(opts.out_dir) / "ppo" / bench.key / name,
+        out_dir=out_dir,
         seed=int(seed),
         config_path=opts.ppo_config,
         timesteps=int(timesteps),
         env_overrides=dict(env_config),
         drop_groups=tuple(drop_groups),
         progress_bar=opts.progress_bar,
+        **train_flags(out_dir, opts.out_mode),  # --resume continues the finished pieces
     )
     if opts.models_dir is None:
         return TrainSpec(variant, settings)
@@ -302,6 +305,7 @@ def train_spec(
         f"--models {opts.models_dir}: no {MODEL_FILE} in {reuse} (expected layout "
         "<models>/<benchmark>/<variant>_seed<seed>/model.zip, as a benchmark run writes)",
     )
+    check_reused_model(reuse, bench.env_id, env_config, drop_groups, opts.models_dir)
     return TrainSpec(variant, settings, reuse_dir=reuse)
 
 

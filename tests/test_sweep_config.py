@@ -89,7 +89,7 @@ def test_grid_is_the_product_of_every_axis():
         ({"policies": []}, "policies: empty grid"),
         ({"env_grid": {"channel": []}}, "env_grid.channel = [] must be a non-empty list"),
         ({"evaluation_seeds": []}, "evaluation_seeds = [] must be a non-empty list"),
-        ({"evaluation_seeds": [-1]}, "integers >= 0"),
+        ({"evaluation_seeds": [-1]}, "integers in [0, 2147483647]"),
         ({"episodes_per_seed": 0}, "episodes_per_seed = 0 must be an integer in [1, 1000]"),
         ({"env_config": {"EdgeRoute/Nope-v0": {}}}, "unknown env id 'EdgeRoute/Nope-v0'"),
         ({"env_grid": {"split": ["train"]}}, "'split' is set by the sweep"),

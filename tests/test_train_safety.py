@@ -299,10 +299,11 @@ def test_good_spellings_are_accepted(tmp_path):
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["--seed", "-1"], "'-1' must be an integer >= 0"),
-        (["--seed", "1e20"], "'1e20' is not an integer"),
-        (["--timesteps", "0"], "'0' must be an integer >= 1"),
-        (["--timesteps", "-5"], "'-5' must be an integer >= 1"),
+        (["--seed", "-1"], "'-1' must be an integer in [0, 2,147,483,647]"),
+        (["--seed", "1e20"], "'1e20' must be an integer in [0, 2,147,483,647]"),
+        (["--seed", "1.5"], "'1.5' is not an integer"),
+        (["--timesteps", "0"], "'0' must be an integer in [1, 10,000,000,000]"),
+        (["--timesteps", "-5"], "'-5' must be an integer in [1, 10,000,000,000]"),
     ],
 )
 def test_bad_seed_and_timesteps_exit_2(tmp_path, args, named, run_cli):

@@ -8,12 +8,19 @@ A lookup embeds only texts whose digest is in no shard and writes them as one ne
 corrupt each other's shards, and loading is a few ``np.load`` calls (well under a second for
 the ~20k texts of the four benchmarks). Different encoders, precisions or maximum lengths have
 different identities (:func:`cost_models.semantic.encoder.encoder_identity`) and never mix.
+
+Repair: a shard that does not load (truncated by a full disk or a killed copy, not an ``.npz``)
+or does not hold what a shard holds (``keys`` and ``vectors`` of equal length, 2-d finite float
+vectors of the cache's dimension) is deleted when the cache loads and named in
+:attr:`EmbeddingCache.repaired`; it is a cache, so its texts are simply missing and embedded
+again by the next :meth:`EmbeddingCache.get_or_compute` (which rebuilds them as a new shard).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +28,26 @@ from pathlib import Path
 import numpy as np
 
 from cost_models.errors import EdgeRouteError
+
+_SHARD_RE = re.compile(r"^shard-(\d+)")
+
+
+def _read_shard(path: Path, dim: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, vectors)`` of one shard; ``ValueError`` naming what is wrong with it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys, vectors = data["keys"], data["vectors"]
+    except Exception as exc:  # zipfile, numpy and OS errors on corrupt bytes; missing arrays
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+    if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
+        raise ValueError(f"keys {keys.shape} and vectors {vectors.shape} do not pair up")
+    if keys.dtype.kind != "U" or vectors.dtype.kind != "f":
+        raise ValueError(f"keys of dtype {keys.dtype} / vectors of dtype {vectors.dtype}")
+    if dim is not None and vectors.shape[1] != dim:
+        raise ValueError(f"vectors of dimension {vectors.shape[1]}, the cache's is {dim}")
+    if not np.isfinite(vectors).all():
+        raise ValueError("vectors hold NaN or infinite values")
+    return keys, vectors
 
 
 def text_digest(text: str) -> str:
@@ -37,13 +64,21 @@ class EmbeddingCache:
         self.directory = Path(root) / identity
         self.identity = identity
         self._index: dict[str, np.ndarray] | None = None
+        self.repaired: list[str] = []
+        """``"<shard path> (<what was wrong>)"`` for each bad shard deleted on load"""
 
     def _load(self) -> dict[str, np.ndarray]:
         if self._index is None:
             index: dict[str, np.ndarray] = {}
+            dim: int | None = None
             for shard in sorted(self.directory.glob("shard-*.npz")):
-                with np.load(shard, allow_pickle=False) as data:
-                    keys, vectors = data["keys"], data["vectors"]
+                try:
+                    keys, vectors = _read_shard(shard, dim)
+                except ValueError as exc:
+                    shard.unlink(missing_ok=True)  # its texts are embedded again
+                    self.repaired.append(f"{shard} ({exc})")
+                    continue
+                dim = vectors.shape[1]
                 for k, v in zip(keys.tolist(), vectors, strict=True):
                     index[k] = v
             self._index = index
@@ -77,7 +112,10 @@ class EmbeddingCache:
             )
         self.directory.mkdir(parents=True, exist_ok=True)
         keys = np.array([text_digest(t) for t in texts], dtype="U64")
-        n = len(list(self.directory.glob("shard-*.npz")))
+        # After the next free number (not the count: a deleted shard must not make a name reused).
+        numbers = [int(m.group(1)) for p in self.directory.glob("shard-*.npz")
+                   if (m := _SHARD_RE.match(p.name))]  # fmt: skip
+        n = max(numbers, default=-1) + 1
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".shard-", suffix=".npz")
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, keys=keys, vectors=vectors)

@@ -52,6 +52,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     device") if anything fails; ``path`` then still holds its previous content, if any.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # A rename would replace a directory's entry for a device, fifo or socket (e.g. --json
+        # /dev/full as root) by a regular file: refuse instead.
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, fifo or socket)"
+        raise EdgeRouteError(f"could not write {path}: it is {kind}; choose a file path")
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -65,9 +65,18 @@ def read_manifest(path: Path = MANIFEST_PATH) -> dict[str, RawFile]:
             rows = list(csv.DictReader(fh, delimiter="\t"))
     except OSError as exc:
         raise EdgeRouteError(f"manifest {str(path)!r} cannot be read: {exc.strerror}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise EdgeRouteError(
+            f"manifest {str(path)!r} is not UTF-8 tab-separated text ({exc})"
+        ) from exc
     needed = {"file", "repo", "commit", "path", "license", "bytes", "sha256", "url"}
     if not rows or not needed <= set(rows[0]):
         raise EdgeRouteError(f"manifest {str(path)!r} needs tab-separated columns {sorted(needed)}")
+    bad = [r.get("file") for r in rows if not str(r.get("bytes") or "").isdigit()]
+    if bad:
+        raise EdgeRouteError(
+            f"manifest {str(path)!r}: the bytes column must be an integer >= 0 (rows {bad[:5]})"
+        )
     return {
         r["file"]: RawFile(
             file=r["file"],

@@ -104,26 +104,11 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
 
 
 def _embedding_cache(root: Path, identity: str) -> tuple[EmbeddingCache, list[str]]:
-    """The embedding cache, after removing files of it that do not load (e.g. a shard
-    truncated by a full disk): it is a cache, so their texts are simply embedded again."""
+    """The embedding cache, loaded (bad shards deleted by :class:`EmbeddingCache` itself, so
+    their texts are embedded again), and what it repaired."""
     cache = EmbeddingCache(root, identity)
-    try:
-        len(cache)  # loads every shard
-        return cache, []
-    except Exception:  # numpy/zipfile raise several types on a corrupt .npz
-        pass
-    removed = []
-    for shard in sorted(cache.directory.glob("*.npz")):
-        try:
-            with np.load(shard, allow_pickle=False) as data:
-                if len(data["keys"]) != len(data["vectors"]):
-                    raise ValueError("keys and vectors differ in length")
-        except Exception as exc:
-            shard.unlink(missing_ok=True)
-            removed.append(f"{shard} ({type(exc).__name__}: {exc})")
-    cache = EmbeddingCache(root, identity)
-    len(cache)
-    return cache, removed
+    len(cache)  # loads every shard
+    return cache, cache.repaired
 
 
 def finish_trace(

@@ -213,6 +213,24 @@ def load_trace(
     return trace
 
 
+def trace_meta(
+    benchmark: str, cache_dir: str | os.PathLike | None = None
+) -> dict | None:
+    """``meta.json`` of a prepared trace's default pair (verified like a load), without loading
+    its frame and embeddings; ``None`` when the trace is not prepared."""
+    index = read_index(benchmark, cache_dir)
+    if index is None:
+        return None
+    rel = f"{index['default_pair']}/meta.json"
+    if FILES_KEY in index:
+        verify_benchmark(benchmark, cache_dir, [rel])
+    path = benchmark_dir(benchmark, cache_dir) / rel
+    meta = _read(benchmark, path, lambda p: json.loads(p.read_bytes().decode("utf-8")))
+    if not isinstance(meta, dict):
+        raise CorruptArtefactError(benchmark, path, f"a JSON {type(meta).__name__}, not an object")
+    return meta
+
+
 def scorer_report(
     benchmark: str, pair: str | None = None, cache_dir: str | os.PathLike | None = None
 ) -> dict:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cost_models.errors import EdgeRouteError
+from experiments.commands.bounds import MAX_SEED, MAX_TIMESTEPS, int_in
 
 if TYPE_CHECKING:
     from experiments.run_profile import RunOptions
@@ -101,6 +102,31 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
+def env_overrides(
+    items: Sequence[str] | None, reserved: dict[str, str]
+) -> dict[str, Any]:
+    """``--env-config`` as a dict, refusing the keys a command sets itself (``reserved``: key
+    -> the option that sets it): ``split=train`` under ``evaluate --split test`` would be
+    overridden silently, and ``benchmark=mine`` under ``--benchmarks mmlu`` would replay one
+    trace and label every table with another."""
+    out = parse_assignments(items, "--env-config")
+    for key, option in reserved.items():
+        if key in out:
+            raise EdgeRouteError(
+                f"--env-config {key}={out[key]!r} is not allowed here: this command sets "
+                f"{key!r} itself; use {option}"
+            )
+    return out
+
+
+#: Env config keys the run commands set per benchmark and split.
+RUN_RESERVED = {
+    "benchmark": "--benchmarks NAME (imported traces too)",
+    "split": "nothing: train, validation and test are each used for their purpose",
+    "trace": "edgeroute data import FILE --name NAME, then --benchmarks NAME",
+}
+
+
 @dataclass(frozen=True)
 class RunCommand:
     """What ``edgeroute <name> --help`` says about a run command, and the function it runs."""
@@ -114,18 +140,22 @@ class RunCommand:
 
 def _benchmark(args: argparse.Namespace) -> int:
     from experiments.benchmark import run_benchmark
+    from experiments.run_out import prepare_run_out
 
     opts = run_options(args)
-    with run_executor(args, opts) as executor:
+    with run_executor(args, opts) as executor:  # first: a missing Ray extra creates no --out
+        prepare_run_out(opts.out_dir, opts.out_mode, "benchmark", opts.profile.to_dict())
         run_benchmark(opts, executor)
     return 0
 
 
 def _ablate(args: argparse.Namespace) -> int:
     from experiments.ablate import run_ablation
+    from experiments.run_out import prepare_run_out
 
     opts = run_options(args, ablation=True)
-    with run_executor(args, opts) as executor:
+    with run_executor(args, opts) as executor:  # first: a missing Ray extra creates no --out
+        prepare_run_out(opts.out_dir, opts.out_mode, "ablate", opts.profile.to_dict())
         run_ablation(opts, executor)
     return 0
 
@@ -156,12 +186,28 @@ def add_run_command(subparsers: argparse._SubParsersAction, name: str) -> None:
     cmd = RUN_COMMANDS[name]
     p = subparsers.add_parser(name, help=cmd.help, description=cmd.description)
     add_run_arguments(p, cmd.models_help)
-    p.set_defaults(func=cmd.func)
+    p.set_defaults(
+        func=cmd.func,
+        interrupt_hint="finished results and PPO checkpoints are kept in --out; run the same "
+        "command with --resume to continue",
+    )
 
 
 def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     """The options ``edgeroute benchmark`` and ``edgeroute ablate`` share."""
     p.add_argument("--out", type=Path, required=True, help="output directory")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="complete the run already in --out: its PPO runs continue from their checkpoints "
+        "(finished ones train no further; a different config is refused), the rest runs",
+    )
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out (results, plots, ppo/) and start anew",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -176,8 +222,10 @@ def add_run_arguments(p: argparse.ArgumentParser, models_help: str) -> None:
     p.add_argument("--ppo-config", type=Path, default=None, help="PPO YAML keyed by env id")
     p.add_argument("--models", type=Path, default=None, help=models_help)
     p.add_argument("--benchmarks", nargs="+", default=None, help="subset of benchmarks")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="evaluation seeds")
-    p.add_argument("--ppo-timesteps", type=int, default=None, help="override PPO budget")
+    p.add_argument("--seeds", type=int_in(0, MAX_SEED), nargs="+", default=None,
+                   help=f"evaluation seeds, integers in [0, {MAX_SEED}]")
+    p.add_argument("--ppo-timesteps", type=int_in(1, MAX_TIMESTEPS), default=None,
+                   help=f"override PPO budget (1 to {MAX_TIMESTEPS:.0e} steps)")
     p.add_argument(
         "--env-config",
         nargs="*",
@@ -262,6 +310,14 @@ def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
         # Under Ray, runs in parallel would interleave their bars: the executor logs progress.
         progress_bar=not (args.no_progress or args.ray),
         log=lambda s: print(s, flush=True),
-        extra_env_config=parse_assignments(args.env_config, "--env-config"),
+        extra_env_config=env_overrides(args.env_config, RUN_RESERVED),
         command="edgeroute " + " ".join(sys.argv[1:]),
+        out_mode=out_mode(args),
     )
+
+
+def out_mode(args: argparse.Namespace) -> str:
+    """``new``, ``resume`` or ``overwrite`` from ``--resume`` / ``--overwrite``."""
+    if getattr(args, "resume", False):
+        return "resume"
+    return "overwrite" if getattr(args, "overwrite", False) else "new"

@@ -15,6 +15,7 @@ import json
 
 from cost_models.errors import EdgeRouteError, require
 from experiments.commands._common import plain_help
+from experiments.commands.bounds import MAX_BENCH_BATCH, MAX_BENCH_REPEATS, int_in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     c = sub.add_parser("costs", help="latency evaluations per second of the cost functions")
-    c.add_argument("--n", type=int, default=1_000_000, help="queries per batch (default 1e6)")
-    c.add_argument("--repeats", type=int, default=5, help="timed repeats, best kept")
+    c.add_argument("--n", type=int_in(1, MAX_BENCH_BATCH), default=1_000_000,
+                   help=f"queries per batch, at most {MAX_BENCH_BATCH:.0e} (default 1e6)")
+    c.add_argument("--repeats", type=int_in(1, MAX_BENCH_REPEATS), default=5,
+                   help=f"timed repeats, best kept (1 to {MAX_BENCH_REPEATS})")
     c.add_argument("--scenario", default="phone_3b__edge_70b", help="deployment preset")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=run_costs)

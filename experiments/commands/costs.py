@@ -26,6 +26,16 @@ from cost_models.edge_load import LOAD_PRESETS
 from cost_models.errors import EdgeRouteError, require
 from cost_models.router_cost import latency_report
 from experiments.commands._common import plain_help
+from experiments.commands.bounds import (
+    MAX_BANDWIDTH_HZ,
+    MAX_CONTEXT_TOKENS,
+    MAX_DISTANCE_M,
+    MAX_SEED,
+    MAX_USERS,
+    RESOURCE_BLOCK_HZ,
+    float_in,
+    int_in,
+)
 
 
 def parse_utilisation(value: str | float) -> float:
@@ -58,8 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-model", help="override the edge model")
     p.add_argument("--edge-hw", help="override the edge hardware")
     p.add_argument("--edge-precision", help="override the edge precision")
-    p.add_argument("--prompt-tokens", type=int, default=200, help="this turn's prompt (>= 1)")
-    p.add_argument("--output-tokens", type=int, default=200, help="answer length (>= 1)")
+    p.add_argument("--prompt-tokens", type=int_in(1, MAX_CONTEXT_TOKENS), default=200,
+                   help="this turn's prompt (>= 1; with history and output within the models' "
+                   "context)")
+    p.add_argument("--output-tokens", type=int_in(1, MAX_CONTEXT_TOKENS), default=200,
+                   help="answer length (>= 1)")
     p.add_argument("--history-tokens", default="0",
                    help="earlier dialogue tokens (>= 0); a comma list (e.g. "
                    "0,2000,4000,8000,16000) prints the history sweep: device vs edge per "
@@ -69,13 +82,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "recompute it, as after a switch)")
     p.add_argument("--channel", help=f"channel preset ({', '.join(CHANNEL_PRESETS)}); "
                    "default: the scenario's")
-    p.add_argument("--distance-m", type=float, help="override the device-base station distance")
-    p.add_argument("--bandwidth-hz", type=float, help="override the carrier bandwidth")
-    p.add_argument("--n-users", type=int, help="override the users sharing the carrier")
+    p.add_argument("--distance-m", type=float_in(0.0, MAX_DISTANCE_M, low_open=True),
+                   help=f"override the device-base station distance (0, {MAX_DISTANCE_M:g}] m")
+    p.add_argument("--bandwidth-hz", type=float_in(RESOURCE_BLOCK_HZ, MAX_BANDWIDTH_HZ),
+                   help="override the carrier bandwidth (one resource block, 180 kHz, to "
+                   "400 MHz)")
+    p.add_argument("--n-users", type=int_in(1, MAX_USERS),
+                   help="override the users sharing the carrier (each gets >= one resource "
+                   "block)")
     p.add_argument("--edge-load", default="light",
                    help=f"edge utilisation in [0, 1) or one of {', '.join(LOAD_PRESETS)} "
                    "(default light)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=None,
                    help="draw a shadowing + fading realisation from this seed; without it the "
                    "median link (no shadowing, unit fading gain) is used")
     p.add_argument("--json", action="store_true", help="print one JSON object")

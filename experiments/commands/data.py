@@ -24,6 +24,7 @@ import time
 
 from envs.traces.schema import BENCHMARKS
 from experiments.commands._common import clean_os_errors, int_at_least
+from experiments.commands.bounds import MAX_SEED, int_in
 
 
 def _encoder(args):
@@ -121,7 +122,7 @@ def register(subparsers) -> None:
     p.add_argument("--raw-dir", default=None, help="raw mirror (default $EDGEROUTE_RAW_DIR)")
     _add_common(p)
     p.add_argument("--encoder", default=None, help="BERT-family model directory")
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="sample seed (default 0)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="sample seed (default 0)")
     p.set_defaults(func=clean_os_errors(run_encoder_speed))
 
     p = sub.add_parser(
@@ -183,7 +184,10 @@ def run_prepare(args) -> int:
     for path in result.orphans_removed:
         print(f"removed the staging directory of a killed build: {path}")
     for line in result.cache_repairs:
-        print(f"removed a corrupt embedding-cache file (its texts were embedded again): {line}")
+        print(
+            "removed a corrupt embedding-cache file (its texts are embedded again by the "
+            f"traces that need them): {line}"
+        )
     for benchmark, why in result.repaired.items():
         print(f"rebuilt {benchmark}: the cached build failed verification ({why})")
     print(

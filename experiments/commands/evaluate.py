@@ -14,10 +14,12 @@ from pathlib import Path
 from experiments.commands._common import (
     clean_os_errors,
     command_parser,
+    env_overrides,
     fraction,
     int_at_least,
     parse_assignments,
 )
+from experiments.commands.bounds import MAX_SEED, int_in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,10 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=int_at_least(0),
+        type=int_in(0, MAX_SEED),
         nargs="+",
         default=[0, 1, 2],
-        help="evaluation seeds, integers >= 0 (common random numbers; default 0 1 2)",
+        help=f"evaluation seeds, integers in [0, {MAX_SEED}] (common random numbers; "
+        "default 0 1 2)",
     )
     p.add_argument(
         "--episodes", type=int_at_least(1), default=1, help="episodes per seed (default 1)"
@@ -116,11 +119,17 @@ def run(args: argparse.Namespace) -> int:
     check_run_args(args.seeds, args.episodes, args.max_steps)
     if args.json is not None:  # before any work: a bad path fails now, not after the run
         require(not args.json.is_dir(), f"--json {str(args.json)!r} is a directory; name a file")
+        require(
+            not args.json.exists() or args.json.is_file(),
+            f"--json {str(args.json)!r} is not a regular file (a device, fifo or socket); "
+            "name a file",
+        )
         writable_dir(args.json.parent, f"--json {str(args.json)!r}: its directory")
     params = parse_assignments(args.param, "--param")
     env_id = args.env or env_id_for(args.benchmark)
     bench = BenchmarkSpec(args.benchmark, env_id)
-    config = {"benchmark": args.benchmark, **parse_assignments(args.env_config, "--env-config")}
+    reserved = {"benchmark": "--benchmark", "split": "--split", "trace": "--benchmark NAME"}
+    config = {"benchmark": args.benchmark, **env_overrides(args.env_config, reserved)}
     require(
         args.model is None or args.policy == "ppo",
         f"--model is for --policy ppo, not {args.policy!r}",

@@ -16,9 +16,9 @@ from pathlib import Path
 from experiments.commands._common import (
     clean_os_errors,
     command_parser,
-    int_at_least,
-    parse_assignments,
+    env_overrides,
 )
+from experiments.commands.bounds import MAX_SEED, MAX_TIMESTEPS, int_in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="PPO YAML keyed by env id (default: experiments/configs/ppo.yaml)",
     )
     p.add_argument(
-        "--seed", type=int_at_least(0), default=0, help="training seed, >= 0 (default 0)"
+        "--seed", type=int_in(0, MAX_SEED), default=0,
+        help=f"training seed in [0, {MAX_SEED}] (default 0)",
     )
     p.add_argument("--out", type=Path, required=True, help="run directory")
     mode = p.add_mutually_exclusive_group()
@@ -47,10 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timesteps",
-        type=int_at_least(1),
+        type=int_in(1, MAX_TIMESTEPS),
         default=None,
-        help="total environment steps, >= 1 (default: the config's n_timesteps; PPO rounds "
-        "up to whole rollouts)",
+        help=f"total environment steps, 1 to {MAX_TIMESTEPS:.0e} (default: the config's "
+        "n_timesteps; PPO rounds up to whole rollouts)",
     )
     p.add_argument(
         "--benchmark",
@@ -80,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from experiments.interrupt import exit_code
     from experiments.train import TrainSettings, train_ppo
 
-    overrides = parse_assignments(args.env_config, "--env-config")
+    reserved = {"split": "nothing: PPO trains on train and its EvalCallback uses validation"}
+    if args.benchmark:
+        reserved["benchmark"] = "--benchmark alone"
+    overrides = env_overrides(args.env_config, reserved)
     if args.benchmark:
         overrides["benchmark"] = args.benchmark
     try:
