@@ -35,6 +35,7 @@ from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
+from experiments import ppo_frontier
 from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
@@ -65,7 +66,9 @@ from experiments.tuning import ValidationTuning, tune_on_validation
 
 #: Policies of the main table, in display order: the registry's order without the old alias
 #: ``oracle``; ``hindsight_optimal`` (the bound of a dialogue) only on multi-turn workloads.
-POLICY_ORDER: tuple[str, ...] = tuple(n for n in POLICY_REGISTRY if n != "oracle")
+POLICY_ORDER: tuple[str, ...] = tuple(
+    n for n in POLICY_REGISTRY if n not in ("oracle", ppo_frontier.NAME)
+)
 #: Latency weights of the hindsight frontier (``nonmyopic_gap``'s latency at matched quality),
 #: besides the environment's own reward (-0.1 per second by default, the bound's own run):
 #: quality only (0) and three times the default bracket the myopic oracle's quality.
@@ -181,7 +184,10 @@ def run_one_benchmark(
 
     # 2. PPO (headline + reward-weight sweep)
     plan = plan_ppo(opts, bench, cfg, described.reward_weights)
-    trained: list[TrainOutcome] = executor.map(plan.specs)
+    cond_specs = ppo_frontier.conditioned_specs(opts, bench, cfg)
+    trained: list[TrainOutcome] = executor.map([*plan.specs, *cond_specs])
+    cond = trained[len(plan.specs) :]
+    trained = trained[: len(plan.specs)]
     for outcome in trained:
         log(f"[{bench.key}] {_trained_text(outcome)}")
     headline = [o for f, o in zip(plan.factors, trained, strict=True) if f == 1.0]
@@ -202,6 +208,10 @@ def run_one_benchmark(
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
     }
+    if cond:
+        sweep_plan[ppo_frontier.NAME] = ppo_frontier.conditioned_sweep(cond[0], tuning.theta_grids)
+        own = ppo_frontier.own_prices_kwargs(cond[0], described.reward_weights)
+        batch.add(ppo_frontier.NAME, test.specs(ppo_frontier.NAME, own))
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
     if multi:
@@ -235,6 +245,7 @@ def run_one_benchmark(
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
+        **_conditioned(cond, done, sweeps, policy_metrics, prof.pgr_levels),
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
@@ -261,6 +272,20 @@ def run_one_benchmark(
         "latencies": {n: pooled_latencies(runs[n].logs) for n in order},
     }
     return section, plot_data
+
+
+def _conditioned(cond, done, sweeps, policy_metrics, pgr_levels) -> dict[str, Any]:
+    """The ``ppo_conditioned`` entry of a section (empty if the profile trains none)."""
+    if not cond:
+        return {}
+    own = policy_runs(done[ppo_frontier.NAME]).metrics
+    sweeps[ppo_frontier.NAME].append(point_of(own))
+    section = ppo_frontier.conditioned_section(
+        sweeps[ppo_frontier.NAME], sweeps["analytic"], own,
+        policy_metrics["always_edge"]["quality"], policy_metrics["always_device"]["quality"],
+        pgr_levels, {**cond[0].info, "run": cond[0].spec.name},
+    )  # fmt: skip
+    return {ppo_frontier.NAME: section}
 
 
 def _trained_text(outcome: TrainOutcome) -> str:
@@ -290,6 +315,7 @@ def run_benchmark(opts: RunOptions, executor: Executor | None = None) -> dict[st
     ``executor`` runs the independent runs (default: :class:`InProcessExecutor`).
     """
     from experiments.files import write_json, write_text
+    from experiments.learning_curves import plot_learning_curves
     from experiments.plots import plot_frontiers, plot_latency_distributions
     from experiments.report import (
         quality_label,
@@ -323,6 +349,7 @@ def run_benchmark(opts: RunOptions, executor: Executor | None = None) -> dict[st
             plot_latency_distributions(
                 plot_data["latencies"], out / f"latency_{bench.key}.png", title
             )
+            plot_learning_curves(out / "ppo" / bench.key, out / f"learning_{bench.key}.png", title)
             # Written after each benchmark so an interrupted run keeps what it finished.
             results["meta"]["wall_s"] = round(time.perf_counter() - t0, 1)
             write_json(out / "results.json", results)

@@ -1,0 +1,107 @@
+"""The trade-off-conditioned PPO in the benchmark: one model, a frontier on the analytic grid.
+
+The headline PPO is trained at one reward weighting and so gives one operating point (the
+latency-weight variants add a few more, each a training run, none with a different edge-call
+price, so none can reach always-edge quality by construction). The conditioned PPO
+(:mod:`envs.tradeoff`, :class:`agents.ppo_conditioned.PPOConditioned`) is trained once with
+the latency price and the edge-call price drawn per episode and shown in the observation, and
+is then swept at test over the analytic router's own grid: latency price ``w = alpha`` for each
+alpha of the validation grid and edge-call price ``c = theta`` for each theta of that alpha's
+validation-calibrated grid. So both frontiers are read on the same ``(alpha, theta)`` points
+and at the same matched quality.
+
+This module keeps that path out of :mod:`experiments.benchmark`: the training spec, the sweep
+points, the operating point at the environment's own prices, and the section of results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments.frontier import FrontierPoint, interpolate_at_quality, reduction_pct
+from experiments.run_profile import BenchmarkSpec, RunOptions
+from experiments.runs import TrainOutcome, TrainSpec, train_spec
+from experiments.sweeps import SweepPoint, point_dict
+
+#: The family name in sweeps, plots and results.
+NAME = "ppo_conditioned"
+
+
+def conditioned_specs(
+    opts: RunOptions, bench: BenchmarkSpec, env_config: Mapping[str, Any]
+) -> list[TrainSpec]:
+    """The conditioned training run (first PPO seed), or none if the profile has no budget."""
+    prof = opts.profile
+    steps = prof.ppo_conditioned_timesteps
+    if steps is None:
+        return []
+    cfg = {**env_config, "tradeoff_conditioning": dict(env_config.get("tradeoff_conditioning") or {})}
+    return [train_spec(opts, bench, NAME, cfg, prof.ppo_seeds[0], steps)]
+
+
+def conditioned_sweep(
+    outcome: TrainOutcome, theta_grids: Mapping[float, Sequence[float]]
+) -> list[SweepPoint]:
+    """The model at ``(w, c) = (alpha, theta)`` of every point of the analytic grid."""
+    model_dir = str(outcome.model_dir)
+    return [
+        SweepPoint(
+            NAME,
+            {"model_dir": model_dir, "latency_price_per_s": float(a), "edge_call_price": float(th)},
+            float(th),
+            (("alpha", float(a)),),
+        )
+        for a, thetas in theta_grids.items()
+        for th in thetas
+    ]
+
+
+def own_prices_kwargs(outcome: TrainOutcome, weights: Mapping[str, float]) -> dict[str, Any]:
+    """The model at the environment's own reward prices (its single operating point)."""
+    return {
+        "model_dir": str(outcome.model_dir),
+        "latency_price_per_s": -float(weights.get("latency", 0.0)),
+        "edge_call_price": -float(weights.get("edge_call", 0.0)),
+    }
+
+
+def _at(points: Sequence[FrontierPoint], quality: float) -> dict[str, Any]:
+    m = interpolate_at_quality(points, quality)
+    return {"latency_mean_s": m.latency_mean_s, "edge_rate": m.edge_rate, "reachable": m.reachable}
+
+
+def conditioned_section(
+    frontier: Sequence[FrontierPoint],
+    analytic: Sequence[FrontierPoint],
+    own: Mapping[str, float],
+    target_quality: float,
+    device_quality: float,
+    pgr_levels: Sequence[float],
+    training: Mapping[str, Any],
+) -> dict[str, Any]:
+    """``results.json[workload]["ppo_conditioned"]``: its point at the env's prices, its
+    frontier, and latency / edge-call reductions against the analytic frontier at always-edge's
+    test quality and at each fraction of the device -> edge quality gap (positive: PPO lower;
+    ``None`` where either frontier does not reach the target)."""
+    levels: dict[str, Any] = {}
+    for level in (1.0, *pgr_levels):
+        tq = device_quality + level * (target_quality - device_quality)
+        mine, theirs = _at(frontier, tq), _at(analytic, tq)
+        levels[f"{level:g}"] = {
+            "target_quality": tq,
+            NAME: mine,
+            "analytic": theirs,
+            "latency_reduction_pct": reduction_pct(
+                theirs["latency_mean_s"], mine["latency_mean_s"]
+            ),
+            "edge_call_reduction_pct": reduction_pct(theirs["edge_rate"], mine["edge_rate"]),
+        }
+    return {
+        "own_prices": dict(own),
+        "frontier": [point_dict(p) for p in frontier],
+        "max_quality": max(p.quality for p in frontier),
+        "vs_analytic_at_matched_quality": levels,
+        "grid": "the analytic (alpha, theta) validation grid, as (latency price, edge price)",
+        "training": dict(training),
+    }
