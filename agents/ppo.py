@@ -3,8 +3,9 @@
 Training lives in :mod:`experiments.train`; it writes a run directory with ``model.zip``,
 optionally ``vecnormalize.pkl`` (observation-normalisation statistics) and ``run.yaml`` (the
 hyperparameters, env config and the observation groups removed for ablation). This class loads
-such a directory (a ``PPO`` or, for ``policy: MlpLstmPolicy``, a ``RecurrentPPO`` model, whose
-LSTM state it carries through an episode and clears at every ``reset``) and acts deterministically (the mode of the action distribution), applying the
+such a directory (a ``PPO`` or, for ``policy: MlpLstmPolicy``, a ``RecurrentPPO`` model,
+whose LSTM state it carries through an episode and clears at every ``reset``) and acts
+deterministically (the mode of the action distribution), applying the
 same observation selection and normalisation the model was trained with.
 """
 

@@ -212,7 +212,9 @@ class ObservationLayout:
             )
         )
 
-    def write_estimates(self, obs: np.ndarray, t_device_s: np.ndarray, t_edge_s: np.ndarray) -> None:
+    def write_estimates(
+        self, obs: np.ndarray, t_device_s: np.ndarray, t_edge_s: np.ndarray
+    ) -> None:
         """Write the estimate slots of the rows of ``obs`` (``[n, dim]``), vectorised, from the
         router's per-side totals (``terms_from_parts(...)[side]["total_s"]``)."""
         td = np.asarray(t_device_s, dtype=np.float64)

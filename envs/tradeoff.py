@@ -58,7 +58,9 @@ def check_conditioning(key: str, value: Any) -> None:
         return
     allowed = ", ".join(f"{k}: [lo, hi] within {list(b)}" for k, b in RANGE_BOUNDS.items())
     if not isinstance(value, Mapping):
-        raise EdgeRouteError(f"config[{key!r}] = {value!r} is invalid; allowed: None or {{{allowed}}}")
+        raise EdgeRouteError(
+            f"config[{key!r}] = {value!r} is invalid; allowed: None or {{{allowed}}}"
+        )
     unknown = sorted(set(value) - set(RANGE_BOUNDS))
     if unknown:
         raise EdgeRouteError(

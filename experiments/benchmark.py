@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
-from experiments.envfactory import describe_env
 from experiments import ppo_frontier
+from experiments.envfactory import describe_env
 from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies

@@ -36,7 +36,8 @@ def conditioned_specs(
     steps = prof.ppo_conditioned_timesteps
     if steps is None:
         return []
-    cfg = {**env_config, "tradeoff_conditioning": dict(env_config.get("tradeoff_conditioning") or {})}
+    ranges = dict(env_config.get("tradeoff_conditioning") or {})  # {}: envs.tradeoff defaults
+    cfg = {**env_config, "tradeoff_conditioning": ranges}
     return [train_spec(opts, bench, NAME, cfg, prof.ppo_seeds[0], steps)]
 
 

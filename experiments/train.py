@@ -1,5 +1,5 @@
-"""Train a PPO routing agent (stable-baselines3; sb3-contrib RecurrentPPO for
-``policy: MlpLstmPolicy``, see :mod:`agents.algorithms`) with logs, evaluation, checkpoints and resume.
+"""Train a PPO routing agent with logs, evaluation, checkpoints and resume (stable-baselines3
+PPO; sb3-contrib RecurrentPPO for ``policy: MlpLstmPolicy``, see :mod:`agents.algorithms`).
 
 What a run directory holds after ``train_ppo``::
 

@@ -15,8 +15,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 from cost_models.errors import EdgeRouteError
-from envs.outcome import LATENCY_PARTS, REWARD_TERMS
 from envs.observation import SCALAR_SLOTS
+from envs.outcome import LATENCY_PARTS, REWARD_TERMS
 
 #: Per env id: a small synthetic config, and the key that sets the episode length.
 CONFIGS: dict[str, tuple[dict, str]] = {
