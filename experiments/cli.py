@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark",
     "ablate",
     "sweep",
+    "tune_ppo",
 )
 
 

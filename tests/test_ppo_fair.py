@@ -226,3 +226,30 @@ def test_conditioned_policy_shows_its_prices_to_the_model(tmp_path):
     assert x[names.index("tradeoff_edge_call_price")] == pytest.approx(-0.2)
     assert obs[names.index("tradeoff_latency_price_per_s")] == pytest.approx(0.1)  # env's own
     assert pol.params()["edge_call_price"] == -0.2
+
+
+def test_tune_ppo_searches_on_validation_writes_a_usable_config_and_resumes(tmp_path, capsys):
+    from experiments.cli import main as cli_main
+
+    out = tmp_path / "tune"
+    args = ["tune-ppo", "--benchmark", "synthetic", "--out", str(out), "--n-trials", "2",
+            "--timesteps", "512", "--n-evaluations", "2", "--n-eval-episodes", "1",
+            "--env-config", "synthetic_size=60", "episode_queries=30"]  # fmt: skip
+    assert cli_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 trials x 512 steps" in printed  # the budget is stated
+    summary = __import__("json").loads((out / "tune.json").read_text())
+    assert summary["budget"]["n_trials"] == 2 and len(summary["trials"]) == 2
+    assert "never test" in summary["objective"]
+    # The best config is a PPO YAML train accepts; gamma stays 0 on the single-turn bandit.
+    best = load_ppo_config(out / "best_ppo.yaml", SINGLE)
+    assert best.ppo["gamma"] == 0.0
+    assert best.ppo["learning_rate"] == summary["best"]["params"]["learning_rate"]
+    # An existing search is refused; --resume adds the missing trials only.
+    assert cli_main(args) == 2
+    assert cli_main([*args[:6], "3", *args[7:], "--resume"]) == 0
+    summary = __import__("json").loads((out / "tune.json").read_text())
+    assert len(summary["trials"]) == 3
+    # Changed settings on resume, and any split override, are refused.
+    assert cli_main([*args[:8], "1024", *args[9:], "--resume"]) == 2
+    assert cli_main([*args, "split=test", "--overwrite"]) == 2
