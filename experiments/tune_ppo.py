@@ -177,12 +177,13 @@ class _TrialEval:
 
         class TrialEval(RoutingEvalCallback):
             pruned = False
+            eval_idx = 0
 
             def _on_step(self) -> bool:
                 keep = super()._on_step()
                 if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
-                    step = len(self.evaluations_timesteps) if self.evaluations_timesteps else 1
-                    trial.report(float(self.last_mean_reward), step)
+                    self.eval_idx += 1  # the pruner compares trials at the same evaluation
+                    trial.report(float(self.last_mean_reward), self.eval_idx)
                     if trial.should_prune():
                         self.pruned = True
                         return False
