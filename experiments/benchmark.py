@@ -260,7 +260,8 @@ def run_one_benchmark(
             "runs": {
                 o.spec.name: {**o.info, "latency_weight_factor": f}
                 for f, o in zip(plan.factors, trained, strict=True)
-            },
+            }
+            | {o.spec.name: {**o.info, "tradeoff_conditioning": True} for o in cond},
         },
         "seeds": list(prof.seeds),
         "episodes_per_seed": prof.episodes_per_seed,
@@ -283,7 +284,7 @@ def _conditioned(cond, done, sweeps, policy_metrics, pgr_levels) -> dict[str, An
     section = ppo_frontier.conditioned_section(
         sweeps[ppo_frontier.NAME], sweeps["analytic"], own,
         policy_metrics["always_edge"]["quality"], policy_metrics["always_device"]["quality"],
-        pgr_levels, {**cond[0].info, "run": cond[0].spec.name},
+        pgr_levels,
     )  # fmt: skip
     return {ppo_frontier.NAME: section}
 

@@ -100,11 +100,11 @@ def conditioned_section(
     target_quality: float,
     device_quality: float,
     pgr_levels: Sequence[float],
-    training: Mapping[str, Any],
 ) -> dict[str, Any]:
     """``results.json[workload]["ppo_conditioned"]``: its point at the env's prices, its
     frontier, and latency / edge-call reductions against the analytic frontier at always-edge's
-    test quality and at each fraction of the device -> edge quality gap (positive: PPO lower;
+    test quality and at each fraction of the device -> edge quality gap (its training run is
+    in the section's ``ppo_training.runs``) (positive: PPO lower;
     ``None`` where either frontier does not reach the target)."""
     levels: dict[str, Any] = {}
     for level in (1.0, *pgr_levels):
@@ -125,5 +125,4 @@ def conditioned_section(
         "max_quality": max(p.quality for p in frontier),
         "vs_analytic_at_matched_quality": levels,
         "grid": "the analytic (alpha, theta) validation grid, as (latency price, edge price)",
-        "training": dict(training),
     }
