@@ -235,6 +235,7 @@ def run_one_benchmark(
             point_of(policy_metrics[n]) for n in (name, "always_device", "always_edge")
         ]
 
+    conditioned = _conditioned(cond, done, sweeps, policy_metrics, prof.pgr_levels)
     section = {
         "env_id": bench.env_id,
         "quick": opts.quick,
@@ -245,7 +246,7 @@ def run_one_benchmark(
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
-        **_conditioned(cond, done, sweeps, policy_metrics, prof.pgr_levels),
+        **conditioned,
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
@@ -276,11 +277,14 @@ def run_one_benchmark(
 
 
 def _conditioned(cond, done, sweeps, policy_metrics, pgr_levels) -> dict[str, Any]:
-    """The ``ppo_conditioned`` entry of a section (empty if the profile trains none)."""
+    """The ``ppo_conditioned`` entry of a section (empty if the profile trains none). Its
+    points join PPO's frontier too (as the reward-weight variants do), so the matched-quality
+    ``ppo`` comparison reads the best PPO operating points whichever run gave them."""
     if not cond:
         return {}
     own = policy_runs(done[ppo_frontier.NAME]).metrics
     sweeps[ppo_frontier.NAME].append(point_of(own))
+    sweeps["ppo"].extend(sweeps[ppo_frontier.NAME])
     section = ppo_frontier.conditioned_section(
         sweeps[ppo_frontier.NAME], sweeps["analytic"], own,
         policy_metrics["always_edge"]["quality"], policy_metrics["always_device"]["quality"],
