@@ -225,8 +225,10 @@ def tune_ppo(
         load_if_exists=True,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=settings.seed, multivariate=True),
+        # No pruning before 5 trials have finished (Optuna's default): one trial's noisy
+        # validation reward is no median to prune against.
         pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=1, n_warmup_steps=settings.n_evaluations // 3
+            n_startup_trials=5, n_warmup_steps=settings.n_evaluations // 3
         ),
     )
     stale = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
@@ -282,7 +284,7 @@ def _write_results(study, settings: TuneSettings, env_id: str, out: Path, wall_s
                    "n_eval_episodes": settings.n_eval_episodes},  # fmt: skip
         "objective": "mean validation episode reward of the last evaluation (never test)",
         "sampler": f"TPE (multivariate, seed {settings.seed})",
-        "pruner": f"median (warm-up {settings.n_evaluations // 3} evaluations)",
+        "pruner": f"median (after 5 trials; warm-up {settings.n_evaluations // 3} evaluations)",
         "best": {"trial": best.number, "value": best.value, "params": best.params},
         "trials": [_trial_dict(t) for t in study.trials],
         "wall_s_this_call": round(wall_s, 1),
