@@ -182,8 +182,9 @@ class EdgeRouteEnv(gym.Env):
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
         self.trace = trace
         self.data: PreparedSplit = prepare_split(
-            trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn
-        )
+            trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn,
+            cfg["output_length"],
+        )  # fmt: skip
         longest = int(np.max(np.diff(self.data.dialogue_starts)))
         if not self.multi_turn and max(self.data.turn_index) > 0:
             raise EdgeRouteError(
@@ -219,8 +220,11 @@ class EdgeRouteEnv(gym.Env):
         )
         self._slow_list = self.slowdown_per_level.tolist()
         self._queue_list = self.queue_per_level_s.tolist()
+        # Per row: the predicted output tokens of each side and the edge answer's bits.
         self._pred_out = self.data.predicted_output_tokens
-        self._pred_down_bits = float(link.text_payload_bits(self._pred_out[1]))
+        self._pred_out_list = (self._pred_out[0].tolist(), self._pred_out[1].tolist())
+        self._pred_down_bits_arr = np.asarray(link.text_payload_bits(self._pred_out[1]))
+        self._pred_down_bits = self._pred_down_bits_arr.tolist()
         self.costs = self._row_costs()
         c = self.costs
         # Per row, for the scalar (multi-turn) path: the first-turn costs as Python floats.
@@ -258,12 +262,12 @@ class EdgeRouteEnv(gym.Env):
             device_prefill_s=roofline.prefill_time_s(dm, dh, prompt, 0, dp),
             device_decode_s=roofline.decode_time_s(dm, dh, prompt, out_d, dp),
             device_decode_predicted_s=roofline.decode_time_s(
-                dm, dh, prompt, np.full_like(prompt, pred_d), dp
+                dm, dh, prompt, np.asarray(pred_d, dtype=np.float64), dp
             ),
             edge_prefill_s=roofline.prefill_time_s(em, eh, prompt, 0, ep),
             edge_decode_s=roofline.decode_time_s(em, eh, prompt, out_e, ep),
             edge_decode_predicted_s=roofline.decode_time_s(
-                em, eh, prompt, np.full_like(prompt, pred_e), ep
+                em, eh, prompt, np.asarray(pred_e, dtype=np.float64), ep
             ),
             prompt_bits=np.asarray(link.text_payload_bits(prompt)),
             answer_bits=np.asarray(link.text_payload_bits(out_e)),

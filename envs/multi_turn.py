@@ -254,7 +254,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         out_d = d.output_tokens[0][r]
         cap = self.device_capacity_tokens
         roof_d, roof_e = self._roof
-        pred_d, pred_e = self._pred_out
+        pred_d, pred_e = self._pred_out_list[0][r], self._pred_out_list[1][r]
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
@@ -323,7 +323,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         ))  # fmt: skip
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
-            transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
+            transmit_time_float_s(self._pred_down_bits[r], dl_bps, acc, pen),
         )  # fmt: skip
         obs = self._obs_all[self._k]
         self.data.layout.write_state(

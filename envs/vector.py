@@ -79,7 +79,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self._pf_e, self._dec_e = c.edge_prefill_s, c.edge_decode_s
         self._pf_d, self._dec_d_pred = c.device_prefill_s, c.device_decode_predicted_s
         self._dec_e_pred = c.edge_decode_predicted_s
-        self._pred_down_bits = p._pred_down_bits
+        self._pred_down_bits = np.asarray(p._pred_down_bits_arr)  # per row (predicted length)
         self._lat_d = c.device_prefill_s + c.device_decode_s
         self._prompt_bits, self._answer_bits = c.prompt_bits, c.answer_bits
         self._prompt_tokens = np.asarray(d.prompt_tokens)
@@ -172,7 +172,7 @@ class SingleTurnVectorEnv(VectorEnv):
             self._pf_d[row], self._pf_d[row], self._dec_d_pred[row],
             *(self._tx_s(self._prompt_bits[row], self._ul_bps),) * 2, self._queue_lv[load],
             *(self._pf_e[row],) * 2, self._dec_e_pred[row] * self._slow_lv[load],
-            self._tx_s(self._pred_down_bits, self._dl_bps),
+            self._tx_s(self._pred_down_bits[row], self._dl_bps),
         )  # fmt: skip
         self._layout.write_estimates(obs, est["device"]["total_s"], est["edge"]["total_s"])
         self._layout.write_tradeoff(obs, self._prices)
