@@ -188,7 +188,7 @@ def run_one_benchmark(
     trained: list[TrainOutcome] = executor.map([*plan.specs, *cond_specs])
     cond = trained[len(plan.specs) :]
     trained = trained[: len(plan.specs)]
-    for outcome in trained:
+    for outcome in [*trained, *cond]:
         log(f"[{bench.key}] {_trained_text(outcome)}")
     headline = [o for f, o in zip(plan.factors, trained, strict=True) if f == 1.0]
     variants = [(f, o) for f, o in zip(plan.factors, trained, strict=True) if f != 1.0]
