@@ -208,6 +208,8 @@ class RoutingEvalCallback(EvalCallback):
             {
                 "timesteps": int(self.num_timesteps),
                 "mean_reward": float(self.last_mean_reward),
+                # per served query: comparable across runs with different episode lengths
+                "reward_per_step": float(self.last_mean_reward) * self.n_eval_episodes / acc.n,
                 "latency_mean_s": acc.latency_sum_s / acc.n,
                 "quality": acc.quality_sum / acc.n,
                 "edge_rate": acc.edge_sum / acc.n,

@@ -1,8 +1,9 @@
 """Learning curves: validation reward, latency and quality against training steps, as PNG.
 
 Every training run's :class:`experiments.callbacks.RoutingEvalCallback` appends one entry per
-evaluation on the validation split to ``<run>/eval_curve.json`` (steps, mean episode reward,
-mean latency, quality, edge rate). :func:`plot_learning_curves` draws every run of a benchmark
+evaluation on the validation split to ``<run>/eval_curve.json`` (steps, mean episode reward
+and reward per served query, mean latency, quality, edge rate; the conditioned PPO's
+validation episodes draw their prices as in training, so its reward is not the others'). :func:`plot_learning_curves` draws every run of a benchmark
 (headline seeds, reward-weight variants, the conditioned PPO) in one figure, so a reader sees
 whether the budget was enough (a curve still rising at the last step says it was not).
 """
@@ -17,7 +18,7 @@ from experiments.callbacks import EVAL_CURVE_FILE
 
 #: Panels of the figure: (entry key, y-axis label).
 PANELS: tuple[tuple[str, str], ...] = (
-    ("mean_reward", "validation episode reward"),
+    ("reward_per_step", "validation reward per query"),
     ("latency_mean_s", "validation mean latency (s)"),
     ("quality", "validation quality"),
 )

@@ -152,7 +152,7 @@ def test_recurrent_ppo_trains_and_evaluates_through_the_same_path(tmp_path):
     # Learning curves from the eval callback, as a PNG.
     curves = read_curves(tmp_path)
     assert list(curves) == ["rppo"] and curves["rppo"][0]["timesteps"] > 0
-    assert {"mean_reward", "latency_mean_s", "quality"} <= set(curves["rppo"][0])
+    assert {"mean_reward", "reward_per_step", "latency_mean_s"} <= set(curves["rppo"][0])
     png = plot_learning_curves(tmp_path, tmp_path / "learning.png", "t")
     assert png is not None and png.read_bytes()[:4] == b"\x89PNG"
 
