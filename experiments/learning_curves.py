@@ -3,7 +3,8 @@
 Every training run's :class:`experiments.callbacks.RoutingEvalCallback` appends one entry per
 evaluation on the validation split to ``<run>/eval_curve.json`` (steps, mean episode reward
 and reward per served query, mean latency, quality, edge rate; the conditioned PPO's
-validation episodes draw their prices as in training, so its reward is not the others'). :func:`plot_learning_curves` draws every run of a benchmark
+validation episodes draw their prices as in training, so its reward is not the others').
+:func:`plot_learning_curves` draws every run of a benchmark
 (headline seeds, reward-weight variants, the conditioned PPO) in one figure, so a reader sees
 whether the budget was enough (a curve still rising at the last step says it was not).
 """
