@@ -24,7 +24,9 @@ from cost_models.errors import require
 #: query-embedding (PCA) slots; ``tokens``: prompt/history/predicted-output lengths (what the
 #: computation term scales with); ``channel``: link SNRs and rates (the communication term);
 #: ``load``: edge utilisation (queueing and decode slowdown, computation term); ``kv``: cache
-#: occupancy, cached prefixes, last model and turn index (the switching term).
+#: occupancy, cached prefixes, last model and turn index (the switching term); ``estimate``:
+#: the router's own T_device, T_edge and their difference (what the analytic rule reads);
+#: ``tradeoff``: the reward's latency and edge-call prices (``envs.tradeoff``).
 OBSERVATION_GROUPS: dict[str, tuple[str, ...]] = {
     "semantic": (r"semantic_p",),
     "embedding": (r"(emb|embedding|pca)[_\[]?.*",),
@@ -37,6 +39,8 @@ OBSERVATION_GROUPS: dict[str, tuple[str, ...]] = {
         r"last_model_(device|edge)",
         r"turn_index/10",
     ),
+    "estimate": (r"log1p_estimate_(device|edge)_s", r"estimate_gap_s/10"),
+    "tradeoff": (r"tradeoff_(latency_price_per_s|edge_call_price)",),
 }
 
 

@@ -3,7 +3,9 @@
 Training lives in :mod:`experiments.train`; it writes a run directory with ``model.zip``,
 optionally ``vecnormalize.pkl`` (observation-normalisation statistics) and ``run.yaml`` (the
 hyperparameters, env config and the observation groups removed for ablation). This class loads
-such a directory and acts deterministically (the mode of the action distribution), applying the
+such a directory (a ``PPO`` or, for ``policy: MlpLstmPolicy``, a ``RecurrentPPO`` model,
+whose LSTM state it carries through an episode and clears at every ``reset``) and acts
+deterministically (the mode of the action distribution), applying the
 same observation selection and normalisation the model was trained with.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from agents.algorithms import algorithm_class, is_recurrent
 from agents.base import Policy
 from agents.observation_groups import keep_indices
 from cost_models.errors import EdgeRouteError, require
@@ -41,8 +44,6 @@ class PPOPolicy(Policy):
     def __init__(
         self, model_dir: str | Path, deterministic: bool = True, label_name: str | None = None
     ) -> None:
-        from stable_baselines3 import PPO
-
         path = Path(model_dir)
         if path.suffix == ".zip":
             path = path.parent
@@ -54,10 +55,15 @@ class PPOPolicy(Policy):
         self.model_dir = path
         self.deterministic = bool(deterministic)
         self.label_name = label_name
-        self.model = PPO.load(model_path, device="cpu")
         run: dict[str, Any] = {}
         if (path / RUN_FILE).exists():
             run = yaml.safe_load((path / RUN_FILE).read_text()) or {}
+        #: ``MlpPolicy`` (PPO) or ``MlpLstmPolicy`` (RecurrentPPO), from run.yaml.
+        self.policy_name = str((run.get("ppo") or {}).get("policy", "MlpPolicy"))
+        self.recurrent = is_recurrent(self.policy_name)
+        self.model = algorithm_class(self.policy_name).load(model_path, device="cpu")
+        self._lstm_state: Any = None
+        self._episode_start = np.ones((1,), dtype=bool)
         self.drop_groups: tuple[str, ...] = tuple(run.get("drop_observation_groups") or ())
         self._obs_rms = None
         norm_path = path / VECNORMALIZE_FILE
@@ -89,12 +95,29 @@ class PPOPolicy(Policy):
             x = self._vecnorm.normalize_obs(x).astype(np.float32)
         return x
 
+    def reset(self, seed: int | None = None) -> None:
+        """A new episode: the recurrent policy starts from a zero LSTM state (SB3's
+        ``episode_start``), as it did in training after every reset."""
+        self._lstm_state = None
+        self._episode_start = np.ones((1,), dtype=bool)
+
     def act(self, obs: np.ndarray, info: Mapping[str, Any]) -> int:
-        action, _ = self.model.predict(self._prepare(obs), deterministic=self.deterministic)
+        x = self._prepare(obs)
+        if not self.recurrent:
+            action, _ = self.model.predict(x, deterministic=self.deterministic)
+            return int(np.asarray(action).item())
+        action, self._lstm_state = self.model.predict(
+            x[None, :],
+            state=self._lstm_state,
+            episode_start=self._episode_start,
+            deterministic=self.deterministic,
+        )
+        self._episode_start = np.zeros((1,), dtype=bool)
         return int(np.asarray(action).item())
 
     def act_batch(self, obs: np.ndarray) -> np.ndarray:
-        """Actions for a batch of observations ``[n, obs_dim]`` (used by tests)."""
+        """Actions for a batch of observations ``[n, obs_dim]`` (used by tests); a recurrent
+        policy reads each row as the first step of its own episode."""
         action, _ = self.model.predict(self._prepare(obs), deterministic=self.deterministic)
         return np.asarray(action, dtype=np.int64)
 
@@ -102,4 +125,4 @@ class PPOPolicy(Policy):
         return {"model_dir": str(self.model_dir), "deterministic": self.deterministic}
 
     def label(self) -> str:
-        return self.label_name or "ppo"
+        return self.label_name or ("recurrent_ppo" if self.recurrent else "ppo")

@@ -25,7 +25,8 @@ from agents.baselines import (
 from agents.hindsight import HindsightOptimal
 from agents.oracle import MyopicOracle, Oracle
 from agents.ppo import PPOPolicy
-from cost_models.errors import EdgeRouteError
+from agents.ppo_conditioned import PPOConditioned
+from cost_models.errors import EdgeRouteError, require
 
 #: Policy name -> class (read-only), in the display order of result tables (the oracles last;
 #: ``oracle`` is the old name of ``myopic_oracle``, kept as an alias).
@@ -38,6 +39,7 @@ POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
         "latency_greedy": LatencyGreedy,
         "analytic": Analytic,
         "ppo": PPOPolicy,
+        "ppo_conditioned": PPOConditioned,
         "myopic_oracle": MyopicOracle,
         "hindsight_optimal": HindsightOptimal,
         "oracle": Oracle,

@@ -66,6 +66,7 @@ from envs.outcome import (
     reward_terms,
     served_info,
 )
+from envs.tradeoff import draw_weights, prices
 from envs.world import ChannelModel
 
 #: The actions: 0 = serve on the device, 1 = serve on the edge (``Discrete(2)``).
@@ -364,7 +365,15 @@ class EdgeRouteEnv(gym.Env):
             self._items = self._checked_items(options.get("items"))
         self._last = -1
         self._k = 0
+        weights = self.config["reward_weights"]
+        conditioning = self.config["tradeoff_conditioning"]
+        if conditioning is not None:  # this episode's prices (envs.tradeoff), drawn first
+            weights = draw_weights(weights, conditioning, self.np_random)
+            self.reward_of = reward_function(weights)
         self._begin_episode(self.np_random)
+        # _begin_episode leaves the episode's observation rows in _obs_all (a fresh copy).
+        self.data.layout.write_tradeoff(self._obs_all, prices(weights))
+        self._episode_weights = weights
         self._episode_ready = True
         self._pending, self._estimate, self._obs = self._pending_query()
         self._pending_rewards = self._score(self._pending)

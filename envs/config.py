@@ -19,6 +19,7 @@ import numpy as np
 from cost_models import catalogue, channel, deployment
 from cost_models.errors import EdgeRouteError
 from envs.outcome import DEFAULT_REWARD_WEIGHTS, REWARD_TERMS
+from envs.tradeoff import check_conditioning
 
 #: Longest episode a config may ask for: the ``max_episode_steps`` both ids are registered with.
 MAX_EPISODE_STEPS = 1000
@@ -163,6 +164,7 @@ COMMON_VALIDATORS: dict[str, Validator] = {
     "think_time_cv": non_negative_number,
     "channel_block_s": positive_number,
     "reward_weights": reward_weights,
+    "tradeoff_conditioning": check_conditioning,
     "observation": observation_options,
     "common_random_numbers": boolean,
     "synthetic_size": positive_int,
@@ -215,6 +217,10 @@ def common_default_config() -> dict[str, Any]:
         # Reward = sum of weight * term over envs.outcome.REWARD_TERMS: quality in [0, 1],
         # latency in seconds, edge_call and switch in {0, 1}. Signs are in the weights.
         "reward_weights": dict(DEFAULT_REWARD_WEIGHTS),
+        # None, or ranges of the reward's latency and edge-call prices drawn per episode and
+        # shown in the observation (trade-off-conditioned training, envs.tradeoff), e.g.
+        # {"latency_price_per_s": [0.01, 1.0], "edge_call_price": [-0.3, 0.5]}.
+        "tradeoff_conditioning": None,
         # The output length the router predicts (estimate and observation): "predicted" =
         # the trace's per-query predictor (cost_models.semantic.length; the train mean where a
         # trace has no real lengths), "train_mean" = one train-split mean per side.

@@ -336,6 +336,9 @@ class MultiTurnEnv(EdgeRouteEnv):
             obs, H, ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv],
             kv.device_occupancy(), cd, ce, last,
         )  # fmt: skip
+        self.data.layout.write_estimate_row(
+            obs, estimate["device"]["total_s"], estimate["edge"]["total_s"]
+        )
         return (device, edge), estimate, obs
 
     def _device_window(

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cost_models.errors import EdgeRouteError
+from envs.tradeoff import EDGE_CALL_PRICE_BOUNDS, LATENCY_PRICE_BOUNDS_PER_S
 
 #: Clip range of standardised embedding coordinates.
 EMBEDDING_CLIP: float = 5.0
@@ -45,6 +46,11 @@ SNR_RANGE_DB: tuple[float, float] = (-20.0, 60.0)
 RATE_SLOT_MAX: float = 10.0
 #: Upper bound of the ``turn_index/10`` slot (turn 50 and beyond saturate).
 TURN_INDEX_MAX: float = 5.0
+#: Upper bound of the ``log1p_estimate_*_s`` slots: log1p(10^4 s) ~ 9.2, above any turn here
+#: (the channel's outage penalty and a recompute of a long dialogue stay well below it).
+LOG_SECONDS_MAX: float = float(np.log1p(1e4))
+#: Bound of the ``estimate_gap_s/10`` slot: +-50 s of T_edge - T_device (clipped).
+GAP_SLOT_MAX: float = 5.0
 
 #: The non-embedding slots, in order: (name, low, high, meaning).
 SCALAR_SLOTS: tuple[tuple[str, float, float, str], ...] = (
@@ -89,6 +95,39 @@ SCALAR_SLOTS: tuple[tuple[str, float, float, str], ...] = (
     ("last_model_device", 0.0, 1.0, "1 if the previous turn of this dialogue ran on the device"),
     ("last_model_edge", 0.0, 1.0, "1 if the previous turn of this dialogue ran on the edge"),
     ("turn_index/10", 0.0, TURN_INDEX_MAX, "0-based turn index in the dialogue / 10, clipped"),
+    # The analytic rule's own inputs (cost_models.router_cost: info["estimate"][side]
+    # ["total_s"], the T of S = p - alpha (T_edge - T_device)), so that PPO sees what the
+    # rule sees: without them it would have to relearn the roofline and link budget.
+    (
+        "log1p_estimate_device_s",
+        0.0,
+        LOG_SECONDS_MAX,
+        "log1p of the router's estimate T_device (s): predicted output, cache state",
+    ),
+    (
+        "log1p_estimate_edge_s",
+        0.0,
+        LOG_SECONDS_MAX,
+        "log1p of the router's estimate T_edge (s): channel, load, predicted output, cache",
+    ),
+    (
+        "estimate_gap_s/10",
+        -GAP_SLOT_MAX,
+        GAP_SLOT_MAX,
+        "the router's T_edge - T_device (s) / 10, clipped: the analytic rule's latency term",
+    ),
+    # The reward's prices (envs.tradeoff): drawn per episode under tradeoff_conditioning,
+    # else the configured weights (constant).
+    (
+        "tradeoff_latency_price_per_s",
+        *LATENCY_PRICE_BOUNDS_PER_S,
+        "the reward's price of one second of latency (-reward_weights.latency), clipped",
+    ),
+    (
+        "tradeoff_edge_call_price",
+        *EDGE_CALL_PRICE_BOUNDS,
+        "the reward's price of an edge call (-reward_weights.edge_call), clipped",
+    ),
 )
 #: Name -> meaning of every scalar slot.
 SLOT_DOCS: dict[str, str] = {name: doc for name, _, _, doc in SCALAR_SLOTS}
@@ -123,6 +162,12 @@ class ObservationLayout:
                       "log1p_downlink_mbps", "edge_utilisation")  # fmt: skip
         assert [i[s] for s in link_slots] == list(range(self._link.start, self._link.stop))
         self._last = (i["last_model_device"], i["last_model_edge"])
+        self._estimate = slice(i["log1p_estimate_device_s"], i["estimate_gap_s/10"] + 1)
+        self._tradeoff = slice(
+            i["tradeoff_latency_price_per_s"], i["tradeoff_edge_call_price"] + 1
+        )
+        assert self._estimate.stop - self._estimate.start == 3
+        assert self._tradeoff.stop - self._tradeoff.start == 2
 
     def static(
         self,
@@ -166,6 +211,35 @@ class ObservationLayout:
                 utilisation,
             )
         )
+
+    def write_estimates(
+        self, obs: np.ndarray, t_device_s: np.ndarray, t_edge_s: np.ndarray
+    ) -> None:
+        """Write the estimate slots of the rows of ``obs`` (``[n, dim]``), vectorised, from the
+        router's per-side totals (``terms_from_parts(...)[side]["total_s"]``)."""
+        td = np.asarray(t_device_s, dtype=np.float64)
+        te = np.asarray(t_edge_s, dtype=np.float64)
+        obs[:, self._estimate] = np.column_stack(
+            (
+                np.minimum(np.log1p(np.maximum(td, 0.0)), LOG_SECONDS_MAX),
+                np.minimum(np.log1p(np.maximum(te, 0.0)), LOG_SECONDS_MAX),
+                np.clip((te - td) / 10.0, -GAP_SLOT_MAX, GAP_SLOT_MAX),
+            )
+        )
+
+    def write_estimate_row(self, obs_row: np.ndarray, t_device_s: float, t_edge_s: float) -> None:
+        """:meth:`write_estimates` for one row on Python floats (the multi-turn step)."""
+        gap = (t_edge_s - t_device_s) / 10.0
+        obs_row[self._estimate] = (
+            min(math.log1p(max(t_device_s, 0.0)), LOG_SECONDS_MAX),
+            min(math.log1p(max(t_edge_s, 0.0)), LOG_SECONDS_MAX),
+            gap if -GAP_SLOT_MAX <= gap <= GAP_SLOT_MAX else math.copysign(GAP_SLOT_MAX, gap),
+        )
+
+    def write_tradeoff(self, obs: np.ndarray, prices: tuple[float, float]) -> None:
+        """Write the reward's ``(latency_price_per_s, edge_call_price)`` (``envs.tradeoff
+        .prices``, already clipped) into every row of ``obs`` (``[n, dim]`` or one row)."""
+        obs[..., self._tradeoff] = prices
 
     def write_last_model(self, obs: np.ndarray, last: np.ndarray) -> None:
         """Write the last-model one-hot of the rows of ``obs`` (``last`` -1: none yet)."""

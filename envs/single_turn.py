@@ -216,7 +216,13 @@ class SingleTurnEnv(EdgeRouteEnv):
         # Observations of the whole episode: static slots, then the world at each arrival
         # (history, KV and last-model slots stay 0; _pending_query sets the last-model one-hot).
         obs = self.data.static_obs[rows]
-        self.data.layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
+        layout = self.data.layout
+        layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
+        # The router's estimate of every query (the same terms _pending_query hands the
+        # analytic rule), as observation slots.
+        pred = self._table[:, -3:].T  # device decode, edge decode (slowed), downlink: predicted
+        est = terms_from_parts(pf_d, pf_d, pred[0], up_s, up_s, queue_s, pf_e, pf_e, *pred[1:])
+        layout.write_estimates(obs, est["device"]["total_s"], est["edge"]["total_s"])
         self._obs_all = obs
         self._n_steps = n
 

@@ -36,8 +36,10 @@ from gymnasium.vector.utils import batch_space
 
 from cost_models.errors import EdgeRouteError
 from cost_models.link import fading_snr_db, transmit_time_array_s
+from cost_models.router_cost import terms_from_parts
 from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
+from envs.tradeoff import prices
 from envs.world import lognormal_params
 
 #: Longest gap (in load-chain steps) for which P^k is tabulated; beyond it P^k is the
@@ -57,6 +59,12 @@ class SingleTurnVectorEnv(VectorEnv):
             raise EdgeRouteError("render_mode is not supported; allowed: None")
         self.proto = SingleTurnEnv(config=config)  # validates and prepares everything static
         p = self.proto
+        if p.config["tradeoff_conditioning"] is not None:
+            raise EdgeRouteError(
+                "the batched SingleTurnVectorEnv does not draw per-user reward prices: "
+                "tradeoff_conditioning must be None here (use EdgeRoute/SingleTurn-v0)"
+            )
+        self._prices = prices(p.config["reward_weights"])
         self.num_envs = num_envs
         self.config = p.config
         self.observation_names = p.observation_names
@@ -69,6 +77,9 @@ class SingleTurnVectorEnv(VectorEnv):
         self._layout = d.layout
         c = p.costs
         self._pf_e, self._dec_e = c.edge_prefill_s, c.edge_decode_s
+        self._pf_d, self._dec_d_pred = c.device_prefill_s, c.device_decode_predicted_s
+        self._dec_e_pred = c.edge_decode_predicted_s
+        self._pred_down_bits = np.asarray(p._pred_down_bits_arr)  # per row (predicted length)
         self._lat_d = c.device_prefill_s + c.device_decode_s
         self._prompt_bits, self._answer_bits = c.prompt_bits, c.answer_bits
         self._prompt_tokens = np.asarray(d.prompt_tokens)
@@ -155,6 +166,16 @@ class SingleTurnVectorEnv(VectorEnv):
             obs, self._ul_db, self._dl_db, self._ul_bps, self._dl_bps, self._levels[self._load]
         )
         self._layout.write_last_model(obs, self._last)
+        # The router's estimate at the arrival (as the scalar env: predicted output lengths).
+        row, load = self._row, self._load
+        est = terms_from_parts(
+            self._pf_d[row], self._pf_d[row], self._dec_d_pred[row],
+            *(self._tx_s(self._prompt_bits[row], self._ul_bps),) * 2, self._queue_lv[load],
+            *(self._pf_e[row],) * 2, self._dec_e_pred[row] * self._slow_lv[load],
+            self._tx_s(self._pred_down_bits[row], self._dl_bps),
+        )  # fmt: skip
+        self._layout.write_estimates(obs, est["device"]["total_s"], est["edge"]["total_s"])
+        self._layout.write_tradeoff(obs, self._prices)
         self._obs = obs
 
     # ------------------------------------------------------------------ VectorEnv API

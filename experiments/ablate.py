@@ -15,11 +15,18 @@ the observation groups asked for by the issue (embedding, channel, KV). The grou
 PPO variant        removed observation groups              analytic counterpart
 =================  ======================================  ============================
 -semantic          semantic (p) + embedding                semantic term off
--communication     channel (SNRs, rates)                   communication term off
+-communication     channel (SNRs, rates) + estimate        communication term off
 -computation       load (edge utilisation) + tokens        computation term off
+                   + estimate
 -switching         kv (caches, last model, turn)           switching/KV term off
+                   + estimate
 -embedding         embedding only                          (none)
+-estimate          estimate (T_device, T_edge, gap)        (none: the rule's own inputs)
 =================  ======================================  ============================
+
+The ``estimate`` slots (issue 14) are the router's T_device and T_edge, which mix the channel,
+the load, the tokens and the cache state; a variant that removes one of those terms' slots
+removes the estimate slots too, or the information would still reach PPO through them.
 
 "Cost of the removal" = change of mean latency, quality and edge rate against the full variant
 of the same family (positive latency delta = slower without the term).
@@ -60,10 +67,11 @@ ANALYTIC_VARIANTS: dict[str, dict[str, bool]] = {
 PPO_VARIANTS: dict[str, tuple[str, ...]] = {
     "ppo (full observation)": (),
     "ppo -semantic (p + embedding)": ("semantic", "embedding"),
-    "ppo -communication (channel obs)": ("channel",),
-    "ppo -computation (load + token obs)": ("load", "tokens"),
-    "ppo -switching/KV (kv obs)": ("kv",),
+    "ppo -communication (channel obs)": ("channel", "estimate"),
+    "ppo -computation (load + token obs)": ("load", "tokens", "estimate"),
+    "ppo -switching/KV (kv obs)": ("kv", "estimate"),
     "ppo -embedding": ("embedding",),
+    "ppo -estimate (router's T obs)": ("estimate",),
 }
 #: The full variant of each family, the reference of its deltas.
 ANALYTIC_REFERENCE = "analytic (all terms)"

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
+from experiments import ppo_frontier
 from experiments.envfactory import describe_env
 from experiments.evaluate import SEED_STRIDE
 from experiments.matched import matched_comparison
@@ -67,7 +68,9 @@ from experiments.tuning import ValidationTuning, tune_on_validation
 
 #: Policies of the main table, in display order: the registry's order without the old alias
 #: ``oracle``; ``hindsight_optimal`` (the bound of a dialogue) only on multi-turn workloads.
-POLICY_ORDER: tuple[str, ...] = tuple(n for n in POLICY_REGISTRY if n != "oracle")
+POLICY_ORDER: tuple[str, ...] = tuple(
+    n for n in POLICY_REGISTRY if n not in ("oracle", ppo_frontier.NAME)
+)
 #: Latency weights of the hindsight frontier (``nonmyopic_gap``'s latency at matched quality),
 #: besides the environment's own reward (-0.1 per second by default, the bound's own run):
 #: quality only (0) and three times the default bracket the myopic oracle's quality.
@@ -192,8 +195,11 @@ def run_one_benchmark(
 
     # 2. PPO (headline + reward-weight sweep)
     plan = plan_ppo(opts, bench, cfg, described.reward_weights)
-    trained: list[TrainOutcome] = executor.map(plan.specs)
-    for outcome in trained:
+    cond_specs = ppo_frontier.conditioned_specs(opts, bench, cfg)
+    trained: list[TrainOutcome] = executor.map([*plan.specs, *cond_specs])
+    cond = trained[len(plan.specs) :]
+    trained = trained[: len(plan.specs)]
+    for outcome in [*trained, *cond]:
         log(f"[{bench.key}] {_trained_text(outcome)}")
     headline = [o for f, o in zip(plan.factors, trained, strict=True) if f == 1.0]
     variants = [(f, o) for f, o in zip(plan.factors, trained, strict=True) if f != 1.0]
@@ -213,6 +219,10 @@ def run_one_benchmark(
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
     }
+    if cond:
+        sweep_plan[ppo_frontier.NAME] = ppo_frontier.conditioned_sweep(cond[0], tuning.theta_grids)
+        own = ppo_frontier.own_prices_kwargs(cond[0], described.reward_weights)
+        batch.add(ppo_frontier.NAME, test.specs(ppo_frontier.NAME, own))
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points, keep_log=True)
     hindsight_points = hindsight_sweep()
@@ -247,6 +257,7 @@ def run_one_benchmark(
             point_of(policy_metrics[n]) for n in (name, "always_device", "always_edge")
         ]
 
+    conditioned = _conditioned(cond, done, sweeps, policy_metrics, prof.pgr_levels)
     section = {
         "env_id": bench.env_id,
         "quick": opts.quick,
@@ -259,6 +270,7 @@ def run_one_benchmark(
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         "hindsight": paired["hindsight"],
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
+        **conditioned,
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
@@ -273,7 +285,8 @@ def run_one_benchmark(
             "runs": {
                 o.spec.name: {**o.info, "latency_weight_factor": f}
                 for f, o in zip(plan.factors, trained, strict=True)
-            },
+            }
+            | {o.spec.name: {**o.info, "tradeoff_conditioning": True} for o in cond},
         },
         "seeds": list(prof.seeds),
         "episodes_per_seed": prof.episodes_per_seed,
@@ -285,6 +298,23 @@ def run_one_benchmark(
         "latencies": {n: pooled_latencies(runs[n].logs) for n in order},
     }
     return section, plot_data
+
+
+def _conditioned(cond, done, sweeps, policy_metrics, pgr_levels) -> dict[str, Any]:
+    """The ``ppo_conditioned`` entry of a section (empty if the profile trains none). Its
+    points join PPO's frontier too (as the reward-weight variants do), so the matched-quality
+    ``ppo`` comparison reads the best PPO operating points whichever run gave them."""
+    if not cond:
+        return {}
+    own = policy_runs(done[ppo_frontier.NAME]).metrics
+    sweeps[ppo_frontier.NAME].append(point_of(own))
+    sweeps["ppo"].extend(sweeps[ppo_frontier.NAME])
+    section = ppo_frontier.conditioned_section(
+        sweeps[ppo_frontier.NAME], sweeps["analytic"], own,
+        policy_metrics["always_edge"]["quality"], policy_metrics["always_device"]["quality"],
+        pgr_levels,
+    )  # fmt: skip
+    return {ppo_frontier.NAME: section}
 
 
 def _trained_text(outcome: TrainOutcome) -> str:
@@ -314,6 +344,7 @@ def run_benchmark(opts: RunOptions, executor: Executor | None = None) -> dict[st
     ``executor`` runs the independent runs (default: :class:`InProcessExecutor`).
     """
     from experiments.files import write_json, write_text
+    from experiments.learning_curves import plot_learning_curves
     from experiments.plots import plot_frontiers, plot_latency_distributions
     from experiments.report import (
         quality_label,
@@ -347,6 +378,7 @@ def run_benchmark(opts: RunOptions, executor: Executor | None = None) -> dict[st
             plot_latency_distributions(
                 plot_data["latencies"], out / f"latency_{bench.key}.png", title
             )
+            plot_learning_curves(out / "ppo" / bench.key, out / f"learning_{bench.key}.png", title)
             # Written after each benchmark so an interrupted run keeps what it finished.
             results["meta"]["wall_s"] = round(time.perf_counter() - t0, 1)
             write_json(out / "results.json", results)

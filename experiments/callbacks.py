@@ -17,12 +17,14 @@ and a progress bar that counts the steps PPO will really run.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,11 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.logger import HParam, TensorBoardOutputFormat
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.atomic import os_error_text
+from envs.traces.atomic import atomic_write_text, os_error_text
 from experiments.run_dir import EVALUATIONS_FILE, save_checkpoint
+
+#: Per-evaluation validation metrics of a run (a JSON list, one entry per evaluation).
+EVAL_CURVE_FILE = "eval_curve.json"
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -163,6 +168,11 @@ class RoutingEvalCallback(EvalCallback):
             **kwargs,
         )
         self._acc = _InfoAccumulator()
+        self._curve_path = None if log_path is None else Path(log_path) / EVAL_CURVE_FILE
+        self._curve: list[dict[str, float]] = []
+        if self._curve_path is not None and self._curve_path.exists():
+            with suppress(ValueError, OSError):  # a resumed run extends its curve
+                self._curve = list(json.loads(self._curve_path.read_text()))
 
     def _log_success_callback(self, locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
         super()._log_success_callback(locals_, globals_)
@@ -172,10 +182,13 @@ class RoutingEvalCallback(EvalCallback):
         self._acc.record(self.logger, "eval", percentiles=False)
 
     def _on_step(self) -> bool:
-        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+        evaluating = self.eval_freq > 0 and self.n_calls % self.eval_freq == 0
+        if evaluating:
             self._acc.reset()
         try:
             keep_going = super()._on_step()
+            if evaluating:
+                self._append_curve()
             self._publish()
         except OSError as exc:
             raise EdgeRouteError(
@@ -183,6 +196,26 @@ class RoutingEvalCallback(EvalCallback):
                 f"{os_error_text(exc)}; the previous best model and evaluations.npz are intact"
             ) from exc
         return keep_going
+
+    def _append_curve(self) -> None:
+        """Add this evaluation's reward, latency, quality and edge rate to ``eval_curve.json``
+        (the learning curves of :mod:`experiments.learning_curves`; evaluations.npz holds
+        rewards only)."""
+        acc = self._acc
+        if acc.n == 0 or self._curve_path is None:
+            return
+        self._curve.append(
+            {
+                "timesteps": int(self.num_timesteps),
+                "mean_reward": float(self.last_mean_reward),
+                # per served query: comparable across runs with different episode lengths
+                "reward_per_step": float(self.last_mean_reward) * self.n_eval_episodes / acc.n,
+                "latency_mean_s": acc.latency_sum_s / acc.n,
+                "quality": acc.quality_sum / acc.n,
+                "edge_rate": acc.edge_sum / acc.n,
+            }
+        )
+        atomic_write_text(self._curve_path, json.dumps(self._curve, indent=1))
 
     def continue_history(self, path: Path, up_to_steps: int) -> str | None:
         """On resume: start from the evaluations in ``path`` up to the resumed checkpoint

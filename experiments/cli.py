@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ablate",
     "sweep",
     "report",
+    "tune-ppo",
 )
 
 
@@ -44,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"experiments.commands.{name}").register(subparsers)
+        # A command's module is its name with "-" as "_" (tune-ppo: commands/tune_ppo.py).
+        module = name.replace("-", "_")
+        importlib.import_module(f"experiments.commands.{module}").register(subparsers)
     return parser
 
 

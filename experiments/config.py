@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from agents.algorithms import POLICY_ALGORITHMS
 from cost_models.errors import EdgeRouteError, require
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -110,7 +111,11 @@ def parse_ppo_entry(env_id: str, entry: Mapping[str, Any], source: str) -> PPOTr
         f"{source}: {env_id}.ppo has unknown PPO argument(s) {bad}; see stable_baselines3.PPO",
     )
     policy = ppo.setdefault("policy", "MlpPolicy")
-    require(policy == "MlpPolicy", f"{source}: {env_id}.ppo.policy={policy!r}; allowed: MlpPolicy")
+    require(
+        policy in POLICY_ALGORITHMS,
+        f"{source}: {env_id}.ppo.policy={policy!r}; allowed: {sorted(POLICY_ALGORITHMS)} "
+        "(MlpLstmPolicy trains sb3-contrib RecurrentPPO)",
+    )
     if "policy_kwargs" in ppo:
         require(
             isinstance(ppo["policy_kwargs"], Mapping),

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agents.algorithms import LSTM_POLICY_KWARGS, is_recurrent
 from cost_models.errors import EdgeRouteError
 
 #: PPO arguments that ``edgeroute train`` sets itself; a config must not set them.
@@ -148,16 +149,21 @@ def _net_arch(value: Any, where: str) -> Any:
     )
 
 
-def _policy_kwargs(value: Any, where: str) -> dict[str, Any]:
+def _policy_kwargs(value: Any, where: str, recurrent: bool = False) -> dict[str, Any]:
     import torch
 
     if not isinstance(value, Mapping):
         raise EdgeRouteError(f"{where} = {value!r} must be a mapping")
-    unknown = sorted(set(value) - set(_POLICY_KWARGS))
+    allowed = _POLICY_KWARGS + (LSTM_POLICY_KWARGS if recurrent else ())
+    unknown = sorted(set(value) - set(allowed))
     if unknown:
         raise EdgeRouteError(
-            f"{where} has unknown key(s) {unknown}; allowed: {list(_POLICY_KWARGS)}"
+            f"{where} has unknown key(s) {unknown}; allowed: {list(allowed)}"
+            + ("" if recurrent else f" ({list(LSTM_POLICY_KWARGS)} need policy MlpLstmPolicy)")
         )
+    for key in ("lstm_hidden_size", "n_lstm_layers"):
+        if key in value and _integer(1)[1](value[key]) is None:
+            raise EdgeRouteError(f"{where}.{key} = {value[key]!r} must be an integer >= 1")
     out = dict(value)
     if "net_arch" in out:
         out["net_arch"] = _net_arch(out["net_arch"], where)
@@ -171,7 +177,7 @@ def _policy_kwargs(value: Any, where: str) -> dict[str, Any]:
                 f"{', '.join(ACTIVATIONS)}"
             )
         out["activation_fn"] = getattr(torch.nn, ACTIVATIONS[key])
-    for key in ("ortho_init", "share_features_extractor"):
+    for key in ("ortho_init", "share_features_extractor", "shared_lstm", "enable_critic_lstm"):
         if key in out and not isinstance(out[key], bool):
             raise EdgeRouteError(f"{where}.{key} = {out[key]!r} must be true or false")
     if "log_std_init" in out and _as_number(out["log_std_init"]) is None:
@@ -208,7 +214,9 @@ def check_ppo_kwargs(kwargs: Mapping[str, Any], n_envs: int, source: str) -> dic
             "routing action is Discrete(2); remove it or set false"
         )
     if "policy_kwargs" in out:
-        out["policy_kwargs"] = _policy_kwargs(out["policy_kwargs"], f"{where}.policy_kwargs")
+        out["policy_kwargs"] = _policy_kwargs(
+            out["policy_kwargs"], f"{where}.policy_kwargs", is_recurrent(out.get("policy", ""))
+        )
     n_steps = out.get("n_steps", 2048)
     rollout = n_steps * n_envs
     if rollout < 2:

@@ -113,6 +113,8 @@ class RunProfile:
     """training seeds of the headline PPO (each evaluated on every evaluation seed)"""
     ppo_latency_weight_factors: tuple[float, ...] = (1.0,)
     """PPO reward-weight sweep (x the env's latency weight); must hold 1.0, the headline PPO"""
+    ppo_conditioned_timesteps: int | None = None
+    """steps of the trade-off-conditioned PPO (experiments.ppo_frontier; None: not trained)"""
     env_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """environment config overrides per env id (episode length keys differ between envs)"""
     pgr_levels: tuple[float, ...] = (0.8, 0.9, 0.95)
@@ -155,6 +157,8 @@ class RunProfile:
             "headline PPO)",
         )
         _set(self, "ppo_latency_weight_factors", factors)
+        if self.ppo_conditioned_timesteps is not None:
+            _int("ppo_conditioned_timesteps", self.ppo_conditioned_timesteps, low=1)
         _set(self, "env_config", _env_config(self.env_config))
         levels = _floats("pgr_levels", self.pgr_levels, low=0.0, high=1.0, empty_ok=True)
         require(0.0 not in levels, f"pgr_levels = {list(levels)} must be in (0, 1]")

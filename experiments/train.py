@@ -1,4 +1,5 @@
-"""Train a PPO routing agent (stable-baselines3) with logs, evaluation, checkpoints and resume.
+"""Train a PPO routing agent with logs, evaluation, checkpoints and resume (stable-baselines3
+PPO; sb3-contrib RecurrentPPO for ``policy: MlpLstmPolicy``, see :mod:`agents.algorithms`).
 
 What a run directory holds after ``train_ppo``::
 
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from agents.algorithms import algorithm_class
 from agents.ppo import MODEL_FILE, VECNORMALIZE_FILE
 from cost_models.errors import EdgeRouteError
 from experiments.callbacks import (
@@ -182,11 +184,11 @@ def _identity(settings: TrainSettings, cfg: PPOTrainConfig, ppo: Mapping, train_
     }
 
 
-def _load_newest(out: Path, base_venv: Any, normalize: bool, tb_dir: Path):
+def _load_newest(out: Path, base_venv: Any, normalize: bool, tb_dir: Path, policy: str):
     """The newest checkpoint that loads: (model, venv, path, messages about skipped ones)."""
-    from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
+    algo = algorithm_class(policy)
     skipped: list[str] = []
     for steps, ckpt in checkpoints(out):
         try:
@@ -194,7 +196,7 @@ def _load_newest(out: Path, base_venv: Any, normalize: bool, tb_dir: Path):
             if normalize:
                 venv = VecNormalize.load(str(vecnormalize_path(ckpt, steps)), base_venv)
                 venv.training = True
-            model = PPO.load(ckpt, env=venv, device="cpu", tensorboard_log=str(tb_dir))
+            model = algo.load(ckpt, env=venv, device="cpu", tensorboard_log=str(tb_dir))
             return model, venv, ckpt, skipped
         except Exception as exc:  # zipfile, pickle, torch and SB3 raise many types
             size = ckpt.stat().st_size if ckpt.exists() else 0
@@ -215,7 +217,6 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
     file and the newest complete checkpoint.
     """
     import torch
-    from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
     cfg = load_ppo_config(settings.config_path, settings.env_id)
@@ -239,7 +240,9 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
         identity["observation_shape"] = list(venv.observation_space.shape)
         if settings.resume:
             check_resume(out, {"observation_shape": identity["observation_shape"]})
-            model, venv, resumed_from, skipped = _load_newest(out, venv, normalize, tb_dir)
+            model, venv, resumed_from, skipped = _load_newest(
+                out, venv, normalize, tb_dir, ppo_kwargs["policy"]
+            )
             for line in skipped:
                 print(f"--resume: skipped {line}", file=sys.stderr)
             print(
@@ -255,7 +258,7 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
                     norm_reward=cfg.normalize_reward,
                     gamma=float(ppo_kwargs.get("gamma", 0.99)),
                 )
-            model = PPO(
+            model = algorithm_class(ppo_kwargs["policy"])(
                 env=venv,
                 seed=settings.seed,
                 device="cpu",

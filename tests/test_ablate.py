@@ -46,7 +46,8 @@ def test_ablate_quick_on_synthetic_multi_turn(tmp_path, capsys):
                 "analytic (all terms)" if label.startswith("analytic") else "ppo (full observation)"
             ]["latency_mean_s"]
         )
-    assert rows["ppo -switching/KV (kv obs)"]["removed_groups"] == ["kv"]
+    assert rows["ppo -switching/KV (kv obs)"]["removed_groups"] == ["kv", "estimate"]
+    assert rows["ppo -estimate (router's T obs)"]["removed_groups"] == ["estimate"]
     md = (out / "ablation.md").read_text()
     assert "QUICK" in md and "modelled quality" in md and "ppo -embedding" in md
 

@@ -47,6 +47,7 @@ def write_configs(tmp_path: Path, benchmarks: list, ppo_timesteps: int = 1024) -
         "ppo_timesteps": ppo_timesteps,
         "ppo_seeds": [0],
         "ppo_latency_weight_factors": [1.0, 0.2],
+        "ppo_conditioned_timesteps": ppo_timesteps,
         "env_config": {SINGLE: {"episode_queries": 60}, MULTI: {"dialogues_per_episode": 8}},
         "ablation": {"benchmarks": benchmarks, "ppo_timesteps": ppo_timesteps},
     }
@@ -162,6 +163,14 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
         assert sec["quality_source"] in ("measured", "modelled")
         assert (out / f"frontier_{key}.png").stat().st_size > 1000
         assert (out / f"latency_{key}.png").stat().st_size > 1000
+        # Issue 14: the conditioned PPO's frontier on the analytic grid, and learning curves.
+        cond = sec["ppo_conditioned"]
+        alphas = {float(a) for a in sec["tuning"]["alpha_grid"]}
+        assert {p["alpha"] for p in cond["frontier"] if "alpha" in p} == alphas  # the whole grid
+        assert len(cond["frontier"]) > len(alphas)  # and its thetas
+        for level in cond["vs_analytic_at_matched_quality"].values():
+            assert {"latency_reduction_pct", "edge_call_reduction_pct"} <= set(level)
+        assert (out / f"learning_{key}.png").stat().st_size > 1000
     md = (out / "results.md").read_text()
     assert ("QUICK" in md) is quick
     assert "reconstruction" in md

@@ -15,6 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 from cost_models.errors import EdgeRouteError
+from envs.observation import SCALAR_SLOTS
 from envs.outcome import LATENCY_PARTS, REWARD_TERMS
 
 #: Per env id: a small synthetic config, and the key that sets the episode length.
@@ -296,7 +297,7 @@ def test_reset_config_that_changes_the_observation_shape_is_rejected(env_id):
 def test_observation_modes(env_id, mode, n_emb):
     env = make(env_id, observation={"embedding": mode, "pca_dim": 8})
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (n_emb + 16,)
+    assert obs.shape == (n_emb + len(SCALAR_SLOTS),) == (n_emb + 21,)
     for o, _, _ in rollout(env, 0):
         assert env.observation_space.contains(o)
 
