@@ -1,0 +1,416 @@
+"""An event-driven simulator of one edge server shared by many users (continuous batching).
+
+OUR model, modelled, not measured (its iteration law and limits are
+:mod:`cost_models.batching`, its parameters cited there; checked against TensorRT-LLM's
+published throughput in ``tests/test_edge_server.py``). What it simulates, per
+:class:`cost_models.batching.ServerSpec`:
+
+* requests arrive (the agent's, via :meth:`EdgeServer.submit`, and other users', from a
+  :class:`cost_models.edge_traffic.BackgroundTraffic` stream) and queue first come, first
+  served;
+* at each iteration boundary the head of the queue is admitted while fewer than
+  ``max_num_seqs`` sequences run and the KV pool can hold its whole context and output
+  (TensorRT-LLM ``GUARANTEED_NO_EVICT``: never preempted once admitted);
+* each iteration schedules every decoding sequence first (one token each), then prefill
+  chunks of admitted requests in admission order with the rest of the
+  ``max_num_batched_tokens`` budget (vLLM V1 / Sarathi-Serve stall-free chunked prefill);
+  its time is the batched roofline ``batching.iteration_time_s``;
+* a request prefills its ``new_tokens`` after its ``cached_tokens`` (prefix cache), then
+  decodes ``output_tokens`` tokens, one per iteration (the batch-1 convention of
+  ``cost_models.router_cost``: alone on the server, a request takes exactly
+  ``prefill_time_s + decode_time_s``), then leaves and frees its KV.
+
+Runs of pure-decode iterations with a fixed batch are jumped in closed form
+(``batching.decode_run_s``) up to the next event (a sequence finishing, or an arrival that
+could be admitted), so the cost is a few events per request, not one per token.
+
+Time. The committed state advances with :meth:`EdgeServer.advance_to`. The latency of a
+request is found by :meth:`EdgeServer.lookahead` (or :meth:`EdgeServer.what_if`): a copy of
+the server runs forward, with the background requests that will arrive, until it finishes.
+Agent requests submitted LATER are not in that copy: their arrival can still slow an earlier
+request's remaining decode iterations (never its admission: FCFS). With one agent request in
+flight at a time (multi-turn: the next turn follows the answer) the look-ahead is exact.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+from cost_models.batching import (
+    ServerSpec,
+    decode_iterations_within,
+    decode_run_s,
+    iteration_time_float_s,
+)
+from cost_models.edge_traffic import BackgroundTraffic
+from cost_models.errors import EdgeRouteError, require
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    """The server's state as its metrics endpoint reports it (vLLM ``/metrics``:
+    ``num_requests_running``, ``num_requests_waiting``, ``kv_cache_usage_perc``)."""
+
+    time_s: float
+    running: int
+    waiting: int
+    kv_used_tokens: int
+    kv_capacity_tokens: int
+    max_num_seqs: int
+
+    @property
+    def kv_usage(self) -> float:
+        """Fraction of the KV pool reserved, in [0, 1]."""
+        return self.kv_used_tokens / self.kv_capacity_tokens
+
+    @property
+    def batch_fill(self) -> float:
+        """Running sequences over ``max_num_seqs``, in [0, 1]."""
+        return self.running / self.max_num_seqs
+
+    def as_dict(self) -> dict[str, float]:
+        return {"time_s": self.time_s, "running": float(self.running),
+                "waiting": float(self.waiting), "kv_usage": self.kv_usage,
+                "batch_fill": self.batch_fill}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """When one request arrived, was admitted, finished its prefill and its last token."""
+
+    rid: int
+    arrival_s: float
+    admit_s: float
+    prefill_done_s: float
+    finish_s: float
+    report: LoadSample  # the server's state when the answer left (sent with it)
+
+    @property
+    def queue_s(self) -> float:
+        return self.admit_s - self.arrival_s
+
+    @property
+    def prefill_s(self) -> float:
+        return self.prefill_done_s - self.admit_s
+
+    @property
+    def decode_s(self) -> float:
+        return self.finish_s - self.prefill_done_s
+
+    @property
+    def total_s(self) -> float:
+        return self.finish_s - self.arrival_s
+
+
+class _Request:
+    """One request's mutable progress (slotted: the simulator's inner loop touches it)."""
+
+    __slots__ = ("rid", "user", "arrival_s", "prefill_left", "ctx", "decode_left", "reserve",
+                 "admit_s", "prefill_done_s", "finish_s")  # fmt: skip
+
+    def __init__(self, rid: int, user: int, arrival_s: float, new_tokens: int,
+                 cached_tokens: int, output_tokens: int) -> None:  # fmt: skip
+        self.rid, self.user, self.arrival_s = rid, user, arrival_s
+        self.prefill_left = new_tokens
+        self.ctx = cached_tokens
+        self.decode_left = output_tokens
+        self.reserve = cached_tokens + new_tokens + output_tokens
+        self.admit_s = math.nan
+        self.prefill_done_s = math.nan
+        self.finish_s = math.nan
+
+    def copy(self) -> _Request:
+        r = _Request.__new__(_Request)
+        for name in _Request.__slots__:
+            setattr(r, name, getattr(self, name))
+        return r
+
+
+#: User id of background requests (the agent's users are 0, 1, ...).
+BACKGROUND_USER = -1
+
+
+class EdgeServer:
+    """The shared server's state and its event loop (see the module docstring).
+
+    ``background``: other users' traffic (None: only submitted requests). ``sample_period_s``:
+    if set, the state is sampled at every multiple of it (what a periodic load beacon reads),
+    into :attr:`samples`. ``record``: keep every finished request's timing in
+    :attr:`completed` (statistics; off in environments).
+    """
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        background: BackgroundTraffic | None = None,
+        sample_period_s: float | None = None,
+        record: bool = False,
+    ) -> None:
+        require(sample_period_s is None or sample_period_s > 0,
+                f"sample_period_s must be > 0, got {sample_period_s!r}")
+        self.spec = spec
+        self.coef = spec.coefficients
+        self.kv_capacity = spec.kv_capacity_tokens
+        self.background = None if background is None or background.empty else background
+        self.now_s = 0.0
+        self.waiting: list[_Request] = []  # ordered by arrival
+        self.running: list[_Request] = []  # ordered by admission
+        self.kv_reserved = 0
+        self._pending: list[_Request] = []  # submitted, arriving later (ordered by arrival)
+        self._bg_chunk, self._bg_index = 0, 0
+        self._next_rid = 0
+        self.timings: dict[int, RequestTiming] = {}  # finished submitted requests
+        self.record = record
+        self.completed: list[RequestTiming] = []
+        self.sample_period_s = sample_period_s
+        self.samples: list[LoadSample] = []
+        self._next_sample_s = 0.0 if sample_period_s else math.inf
+        self._forked = False
+
+    # ------------------------------------------------------------------ state
+
+    def load_sample(self) -> LoadSample:
+        """The state now (at the last iteration boundary)."""
+        return LoadSample(self.now_s, len(self.running), len(self.waiting) + self._arrived(),
+                          self.kv_reserved, self.kv_capacity, self.spec.max_num_seqs)  # fmt: skip
+
+    def _arrived(self) -> int:
+        """Submitted requests whose arrival time has passed but not yet enqueued."""
+        return sum(1 for r in self._pending if r.arrival_s <= self.now_s)
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(
+        self,
+        arrival_s: float,
+        new_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        user: int = 0,
+    ) -> int:
+        """Queue a request reaching the server at ``arrival_s``; returns its id.
+
+        A request arriving before the current boundary arrived during the running iteration
+        and is considered at this boundary (exact: the iteration began before it arrived).
+        """
+        require(math.isfinite(arrival_s) and arrival_s >= 0,
+                f"arrival_s must be finite and >= 0, got {arrival_s!r}")
+        require(int(new_tokens) >= 0 and int(cached_tokens) >= 0,
+                "new_tokens and cached_tokens must be >= 0")
+        require(int(output_tokens) >= 1, f"output_tokens must be >= 1, got {output_tokens!r}")
+        req = _Request(self._next_rid, int(user), float(arrival_s), int(new_tokens),
+                       int(cached_tokens), int(output_tokens))  # fmt: skip
+        if req.reserve > self.kv_capacity:
+            raise EdgeRouteError(
+                f"a request of {req.reserve} tokens (context + output) can never fit the KV "
+                f"pool of {self.kv_capacity} tokens of {self.spec.model} on {self.spec.hardware}"
+            )
+        self._next_rid += 1
+        arrivals = [r.arrival_s for r in self._pending]
+        self._pending.insert(bisect.bisect_right(arrivals, req.arrival_s), req)
+        return req.rid
+
+    def advance_to(self, t_s: float) -> None:
+        """Run the server until the first iteration boundary at or after ``t_s``."""
+        require(math.isfinite(t_s), f"t_s must be finite, got {t_s!r}")
+        self._run(t_s, None)
+
+    def lookahead(self, rid: int) -> RequestTiming:
+        """Timing of submitted request ``rid``: from a copy run until it finishes (module
+        docstring: later submissions are not in the copy). The committed state is unchanged."""
+        if rid in self.timings:
+            return self.timings[rid]
+        sim = self._fork()
+        target = next((r for r in sim._all_requests() if r.rid == rid), None)
+        if target is None:
+            raise EdgeRouteError(f"no submitted request with id {rid!r}")
+        sim._run(math.inf, target)
+        return sim.timings[rid]
+
+    def what_if(
+        self, arrival_s: float, new_tokens: int, output_tokens: int, cached_tokens: int = 0,
+        user: int = 0,
+    ) -> RequestTiming:  # fmt: skip
+        """Timing a request would have if submitted now (the committed state is unchanged)."""
+        sim = self._fork()
+        rid = sim.submit(arrival_s, new_tokens, output_tokens, cached_tokens, user)
+        sim._run(math.inf, next(r for r in sim._pending if r.rid == rid))
+        return sim.timings[rid]
+
+    # ------------------------------------------------------------------ internals
+
+    def _all_requests(self) -> list[_Request]:
+        return self.running + self.waiting + self._pending
+
+    def _fork(self) -> EdgeServer:
+        sim = EdgeServer.__new__(EdgeServer)
+        sim.__dict__.update(self.__dict__)
+        sim.running = [r.copy() for r in self.running]
+        sim.waiting = [r.copy() for r in self.waiting]
+        sim._pending = [r.copy() for r in self._pending]
+        sim.timings = dict(self.timings)
+        sim.record, sim.completed = False, []
+        sim._next_sample_s, sim.samples = math.inf, []
+        sim._forked = True
+        return sim
+
+    def _next_arrival_s(self) -> float:
+        nxt = self._pending[0].arrival_s if self._pending else math.inf
+        bg = self.background
+        if bg is not None:
+            times = bg.chunk(self._bg_chunk)[0]
+            if self._bg_index < len(times) and times[self._bg_index] < nxt:
+                nxt = times[self._bg_index]
+        return nxt
+
+    def _enqueue_arrivals(self) -> None:
+        """Move every request that has arrived by now into the waiting queue, in arrival order
+        (background requests are routed here: only those sent to the edge are queued)."""
+        now = self.now_s
+        arrived: list[_Request] = []
+        while self._pending and self._pending[0].arrival_s <= now:
+            arrived.append(self._pending.pop(0))
+        bg = self.background
+        if bg is not None:
+            routing = bg.routing
+            while True:
+                times, prompts, outputs, uniforms = bg.chunk(self._bg_chunk)
+                i = self._bg_index
+                if i >= len(times):
+                    if not times:
+                        break  # a non-looping trace is exhausted
+                    self._bg_chunk, self._bg_index = self._bg_chunk + 1, 0
+                    continue
+                if times[i] > now:
+                    break
+                self._bg_index = i + 1
+                if routing.routes_to_edge(uniforms[i], len(self.waiting)):
+                    req = _Request(-1, BACKGROUND_USER, times[i], prompts[i], 0, outputs[i])
+                    if req.reserve <= self.kv_capacity:
+                        arrived.append(req)
+        if arrived:
+            arrived.sort(key=lambda r: r.arrival_s)
+            if self.waiting and arrived[0].arrival_s < self.waiting[-1].arrival_s:
+                merged = self.waiting + arrived
+                merged.sort(key=lambda r: r.arrival_s)
+                self.waiting = merged
+            else:
+                self.waiting.extend(arrived)
+
+    def _admit(self) -> bool:
+        """Admit from the head of the queue (FCFS); True if a request is left waiting."""
+        waiting, running = self.waiting, self.running
+        max_seqs, cap = self.spec.max_num_seqs, self.kv_capacity
+        n = 0
+        while n < len(waiting):
+            req = waiting[n]
+            if len(running) >= max_seqs or self.kv_reserved + req.reserve > cap:
+                break
+            req.admit_s = self.now_s
+            if req.prefill_left == 0:
+                req.prefill_done_s = self.now_s
+            self.kv_reserved += req.reserve
+            running.append(req)
+            n += 1
+        if n:
+            del waiting[:n]
+        return bool(waiting)
+
+    def _retire(self) -> None:
+        """Remove finished sequences (their last token came out of this iteration)."""
+        done = [r for r in self.running if r.decode_left <= 0]
+        if not done:
+            return
+        self.running = [r for r in self.running if r.decode_left > 0]
+        for r in done:
+            self.kv_reserved -= r.reserve
+        for r in done:
+            r.finish_s = self.now_s
+            if r.user != BACKGROUND_USER or self.record:
+                timing = RequestTiming(r.rid, r.arrival_s, r.admit_s, r.prefill_done_s,
+                                       r.finish_s, self.load_sample())  # fmt: skip
+                if r.user != BACKGROUND_USER:
+                    self.timings[r.rid] = timing
+                if self.record:
+                    self.completed.append(timing)
+
+    def _sample(self) -> None:
+        """Record the state held since the last boundary at every sample time passed."""
+        if self._next_sample_s >= self.now_s:
+            return
+        state = (len(self.running), len(self.waiting), self.kv_reserved)
+        period = self.sample_period_s
+        while self._next_sample_s < self.now_s:
+            t = self._next_sample_s
+            self.samples.append(LoadSample(t, *state, self.kv_capacity, self.spec.max_num_seqs))
+            self._next_sample_s = t + period
+
+    def _run(self, until_s: float, target: _Request | None) -> None:
+        coef, ov = self.coef, self.spec.iteration_overhead_s
+        budget = self.spec.max_num_batched_tokens
+        while True:
+            if target is not None:
+                if target.finish_s == target.finish_s:  # not NaN: finished
+                    return
+            elif self.now_s >= until_s:
+                return
+            self._enqueue_arrivals()
+            blocked = self._admit()
+            running = self.running
+            if not running:
+                nxt = self._next_arrival_s()
+                if target is None:
+                    nxt = min(nxt, until_s)
+                if nxt == math.inf:
+                    raise EdgeRouteError("the server is idle and nothing more will arrive")
+                self.now_s = max(self.now_s, nxt)
+                self._sample()
+                continue
+            n_dec, ctx_sum, n_pre = 0, 0, 0
+            for r in running:
+                if r.prefill_left == 0:
+                    n_dec += 1
+                    ctx_sum += r.ctx
+                else:
+                    n_pre += 1
+            if n_pre:
+                # One mixed iteration: decodes first, then prefill chunks within the budget.
+                left = budget - n_dec
+                attn = kv = float(ctx_sum)
+                tokens = n_dec
+                chunks: list[tuple[_Request, int]] = []
+                for r in running:
+                    if r.prefill_left > 0 and left > 0:
+                        L = r.prefill_left if r.prefill_left < left else left
+                        left -= L
+                        attn += L * r.ctx + L * (L + 1) / 2.0
+                        kv += r.ctx + L
+                        tokens += L
+                        chunks.append((r, L))
+                self.now_s += iteration_time_float_s(coef, tokens, attn, kv, ov)
+                for r in running:
+                    if r.prefill_left == 0:
+                        r.ctx += 1
+                        r.decode_left -= 1
+                for r, L in chunks:
+                    r.ctx += L
+                    r.prefill_left -= L
+                    if r.prefill_left == 0:
+                        r.prefill_done_s = self.now_s
+            else:
+                # A run of pure-decode iterations up to the next event, in closed form.
+                n_max = min(r.decode_left for r in running)
+                horizon = math.inf if blocked else self._next_arrival_s() - self.now_s
+                if target is None:
+                    horizon = min(horizon, until_s - self.now_s)
+                n = n_max
+                if horizon < math.inf:
+                    n = decode_iterations_within(coef, n_dec, ctx_sum, horizon, n_max, ov)
+                self.now_s += decode_run_s(coef, n_dec, ctx_sum, n, ov)
+                for r in running:
+                    r.ctx += n
+                    r.decode_left -= n
+            self._sample()
+            self._retire()
