@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cost_models.errors import lookup, require
+from cost_models.errors import require
 
 #: (seconds of continuous generation, fraction of peak decode rate) per runtime, from the
 #: dev.to/john-rocky iPhone 17 Pro measurements (module docstring): -10%, -25%, 10 minutes.
@@ -93,7 +93,10 @@ def get_thermal_profile(name: str | ThermalProfile) -> ThermalProfile:
     """The fitted profile called ``name``; :class:`EdgeRouteError` listing the allowed."""
     if isinstance(name, ThermalProfile):
         return name
-    lookup(dict.fromkeys(THERMAL_PROFILE_NAMES, ""), name, "thermal profile")
+    require(
+        name in THERMAL_PROFILE_NAMES,
+        f"unknown thermal profile {name!r}; allowed: {', '.join(THERMAL_PROFILE_NAMES)}",
+    )
     return _fitted(name)
 
 
