@@ -222,11 +222,10 @@ class EdgeServer:
         docstring: later submissions are not in the copy). The committed state is unchanged."""
         if rid in self.timings:
             return self.timings[rid]
-        sim = self._fork()
-        target = next((r for r in sim._all_requests() if r.rid == rid), None)
-        if target is None:
+        if not any(r.rid == rid for r in self._all_requests()):
             raise EdgeRouteError(f"no submitted request with id {rid!r}")
-        sim._run(math.inf, target)
+        sim = self._fork()
+        sim._run(math.inf, rid)
         return sim.timings[rid]
 
     def what_if(
@@ -236,7 +235,7 @@ class EdgeServer:
         """Timing a request would have if submitted now (the committed state is unchanged)."""
         sim = self._fork()
         rid = sim.submit(arrival_s, new_tokens, output_tokens, cached_tokens, user)
-        sim._run(math.inf, next(r for r in sim._pending if r.rid == rid))
+        sim._run(math.inf, rid)
         return sim.timings[rid]
 
     # ------------------------------------------------------------------ internals
@@ -245,11 +244,14 @@ class EdgeServer:
         return self.running + self.waiting + self._pending
 
     def _fork(self) -> EdgeServer:
+        """A copy to run ahead. Running requests are copied (every iteration mutates them);
+        queued ones are shared and copied only when the copy admits them (copy on write: a
+        long queue costs nothing to fork)."""
         sim = EdgeServer.__new__(EdgeServer)
         sim.__dict__.update(self.__dict__)
         sim.running = [r.copy() for r in self.running]
-        sim.waiting = [r.copy() for r in self.waiting]
-        sim._pending = [r.copy() for r in self._pending]
+        sim.waiting = list(self.waiting)
+        sim._pending = list(self._pending)
         sim.timings = dict(self.timings)
         sim.record, sim.completed = False, []
         sim._next_sample_s, sim.samples = math.inf, []
@@ -304,10 +306,13 @@ class EdgeServer:
         waiting, running = self.waiting, self.running
         max_seqs, cap = self.spec.max_num_seqs, self.kv_capacity
         n = 0
+        forked = self._forked
         while n < len(waiting):
             req = waiting[n]
             if len(running) >= max_seqs or self.kv_reserved + req.reserve > cap:
                 break
+            if forked:
+                req = req.copy()  # shared with the committed state: copy on write
             req.admit_s = self.now_s
             if req.prefill_left == 0:
                 req.prefill_done_s = self.now_s
@@ -347,12 +352,15 @@ class EdgeServer:
             self.samples.append(LoadSample(t, *state, self.kv_capacity, self.spec.max_num_seqs))
             self._next_sample_s = t + period
 
-    def _run(self, until_s: float, target: _Request | None) -> None:
+    def _run(self, until_s: float, target: int | None) -> None:
+        """Advance to the first boundary at or after ``until_s`` or, with a ``target`` id,
+        until that submitted request has finished."""
         coef, ov = self.coef, self.spec.iteration_overhead_s
         budget = self.spec.max_num_batched_tokens
+        timings = self.timings
         while True:
             if target is not None:
-                if target.finish_s == target.finish_s:  # not NaN: finished
+                if target in timings:
                     return
             elif self.now_s >= until_s:
                 return

@@ -77,13 +77,95 @@ def get_routing_policy(name: str | RoutingPolicy) -> RoutingPolicy:
     return lookup(ROUTING_PRESETS, name, "background routing policy")
 
 
+class RateModulation:
+    """A Markov-modulated Poisson rate: the total rate is ``rate_hz x m(t)`` where ``m`` is a
+    Markov chain on ``levels`` (relative demand, rescaled so that its stationary mean is 1)
+    that makes one transition per ``step_s`` (modelled: bursty demand, busy and quiet
+    periods that last tens of seconds, so that a load report says something about the next
+    query's wait). Its path is drawn in blocks, block ``b`` from
+    ``default_rng([seed, 1, b])`` and starting where block ``b - 1`` ended: a function of the
+    seed alone. Arrivals follow by time rescaling: unit-rate Poisson points in the
+    cumulative intensity ``Lambda(t) = integral rate_hz m``.
+    """
+
+    BLOCK_STEPS = 4096
+
+    def __init__(self, levels: object, transitions: object, seed: int,
+                 step_s: float = 1.0) -> None:  # fmt: skip
+        lv = np.asarray(levels, dtype=np.float64)
+        P = np.asarray(transitions, dtype=np.float64)
+        require(lv.ndim == 1 and lv.size >= 1 and bool(np.all(lv > 0)),
+                f"modulation levels must be a 1-D list of numbers > 0, got {levels!r}")
+        require(P.shape == (lv.size, lv.size) and bool(np.all(P >= 0))
+                and bool(np.allclose(P.sum(axis=1), 1.0)),
+                "modulation transitions must be a square row-stochastic matrix")
+        require(step_s > 0, f"step_s must be > 0, got {step_s!r}")
+        w, v = np.linalg.eig(P.T)
+        pi = np.real(v[:, np.argmin(np.abs(w - 1.0))])
+        pi = np.clip(pi / pi.sum(), 0.0, None)
+        self.stationary = pi / pi.sum()
+        self.multipliers = lv / float(self.stationary @ lv)
+        self.cum_rows = np.cumsum(P, axis=1)
+        self.seed, self.step_s = int(seed), float(step_s)
+        self._states: list[np.ndarray] = []
+        self._cum: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _block(self, b: int) -> np.ndarray:
+        while len(self._states) <= b:
+            k = len(self._states)
+            rng = np.random.default_rng([self.seed, 1, k])
+            u = rng.random(self.BLOCK_STEPS + 1)
+            if k == 0:
+                s = int(np.searchsorted(np.cumsum(self.stationary), u[0], "right"))
+            else:
+                s = int(self._states[-1][-1])
+            out = np.empty(self.BLOCK_STEPS, dtype=np.int64)
+            last = len(self.multipliers) - 1
+            for j in range(self.BLOCK_STEPS):
+                out[j] = s
+                s = min(int(np.searchsorted(self.cum_rows[s], u[j + 1], "right")), last)
+            self._states.append(out)
+        return self._states[b]
+
+    def multiplier_at(self, t_s: float) -> float:
+        """``m(t)``: the demand multiplier at time ``t_s``."""
+        j = int(t_s / self.step_s)
+        return float(self.multipliers[self._block(j // self.BLOCK_STEPS)[j % self.BLOCK_STEPS]])
+
+    def _cumulative(self, b: int, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+        """(per-step intensity, cumulative Lambda at each step's end) of block ``b``."""
+        key = (b, rate_hz)
+        got = self._cum.get(key)
+        if got is None:
+            lam0 = 0.0 if b == 0 else float(self._cumulative(b - 1, rate_hz)[1][-1])
+            per_step = rate_hz * self.step_s * self.multipliers[self._block(b)]
+            got = self._cum[key] = (per_step, lam0 + np.cumsum(per_step))
+        return got
+
+    def invert(self, targets: np.ndarray, rate_hz: float) -> np.ndarray:
+        """Times ``t`` with ``Lambda(t) = targets`` (increasing, >= 0)."""
+        out = np.empty_like(targets)
+        done, b = 0, 0
+        while done < targets.size:
+            per_step, cum = self._cumulative(b, rate_hz)
+            hi = int(np.searchsorted(targets, cum[-1], "right"))
+            if hi > done:
+                x = targets[done:hi]
+                j = np.searchsorted(cum, x, "left")
+                start = cum[j] - per_step[j]
+                out[done:hi] = self.step_s * (b * self.BLOCK_STEPS + j + (x - start) / per_step[j])
+                done = hi
+            b += 1
+        return out
+
 class BackgroundTraffic:
     """Other users' requests as a deterministic stream (see the module docstring).
 
     ``rate_hz``: total arrival rate of all background users (Poisson); or ``arrival_times_s``
     (sorted, >= 0) for trace-driven arrivals, looped with the trace's span if ``loop``.
     ``prompt_tokens`` / ``output_tokens``: aligned arrays the sizes are resampled from
-    (prompt = everything the server must prefill; output >= 1).
+    (prompt = everything the server must prefill; output >= 1). ``modulation``: a
+    :class:`RateModulation` of the Poisson rate (None: constant rate).
     """
 
     def __init__(
@@ -95,6 +177,7 @@ class BackgroundTraffic:
         arrival_times_s: object | None = None,
         routing: RoutingPolicy | str = "always",
         loop: bool = True,
+        modulation: RateModulation | None = None,
     ) -> None:
         p = np.asarray(prompt_tokens, dtype=np.int64)
         o = np.asarray(output_tokens, dtype=np.int64)
@@ -119,7 +202,11 @@ class BackgroundTraffic:
         self.seed = int(seed)
         self.routing = get_routing_policy(routing)
         self.loop = bool(loop)
+        require(modulation is None or self._trace is None,
+                "a rate modulation applies to Poisson arrivals (rate_hz), not to a trace")
+        self.modulation = modulation
         self._chunks: dict[int, tuple[list[float], list[int], list[int], list[float]]] = {}
+        self._lambda_end: dict[int, float] = {}
 
     @property
     def empty(self) -> bool:
@@ -139,7 +226,13 @@ class BackgroundTraffic:
                 self.chunk(j)
         rng = np.random.default_rng([self.seed, k])
         n = CHUNK_REQUESTS
-        if self._trace is None:
+        if self._trace is None and self.modulation is not None:
+            # unit-rate points in Lambda, continuing from the previous chunk's last point
+            start = 0.0 if k == 0 else self._lambda_end[k - 1]
+            targets = start + np.cumsum(rng.exponential(1.0, n))
+            self._lambda_end[k] = float(targets[-1])
+            times = self.modulation.invert(targets, self.rate_hz)
+        elif self._trace is None:
             start = 0.0 if k == 0 else self.chunk(k - 1)[0][-1]
             gaps = rng.exponential(1.0 / self.rate_hz, n)
             times = start + np.cumsum(gaps)

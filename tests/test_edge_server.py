@@ -171,3 +171,22 @@ def test_trace_driven_arrivals_loop() -> None:
     np.testing.assert_allclose(times[:6], [0.5, 1.0, 3.0, 4.75, 5.25, 7.25])
     with pytest.raises(EdgeRouteError, match="exactly one"):
         BackgroundTraffic(PROMPTS, OUTPUTS, seed=0)
+
+
+def test_modulated_arrivals_follow_the_demand_chain() -> None:
+    from cost_models.compute import DEFAULT_LOAD_LEVELS, DEFAULT_LOAD_TRANSITIONS
+    from cost_models.edge_traffic import RateModulation
+
+    mod = RateModulation(DEFAULT_LOAD_LEVELS, DEFAULT_LOAD_TRANSITIONS, seed=1)
+    # relative levels rescaled to a stationary mean of 1
+    assert float(mod.stationary @ mod.multipliers) == pytest.approx(1.0)
+    bg = BackgroundTraffic(PROMPTS, OUTPUTS, seed=2, rate_hz=20.0, modulation=mod)
+    times = bg.arrivals_between(0.0, 20_000.0)
+    counts = np.bincount(times.astype(int), minlength=20_000)
+    level = np.array([mod.multiplier_at(j + 0.5) for j in range(20_000)])
+    for m in np.unique(level):  # arrivals per second in each demand state: 20 x m
+        assert counts[level == m].mean() == pytest.approx(20.0 * m, rel=0.03)
+    again = BackgroundTraffic(PROMPTS, OUTPUTS, seed=2, rate_hz=20.0,
+                              modulation=RateModulation(DEFAULT_LOAD_LEVELS,
+                                                        DEFAULT_LOAD_TRANSITIONS, seed=1))
+    np.testing.assert_array_equal(again.arrivals_between(0.0, 20_000.0), times)
