@@ -1,14 +1,14 @@
 """One iteration of a continuous-batching LLM server, by roofline: its time and its limits.
 
 OUR model (modelled, not measured): the batched form of the roofline in
-:mod:`cost_models.compute`. A continuous-batching engine (Orca, Yu et al., OSDI 2022:
+:mod:`cost_models.roofline`. A continuous-batching engine (Orca, Yu et al., OSDI 2022:
 iteration-level scheduling; vLLM, Kwon et al., SOSP 2023) runs one forward pass per iteration
 over every scheduled sequence: each decoding sequence contributes one token after its context
 ``c_i``, each prefilling sequence a chunk of ``L_j`` new tokens after ``P_j`` already in its
 cache (chunked prefill, Agrawal et al., "Sarathi-Serve", OSDI 2024). With the per-token
 coefficients ``a0 = 2 N / (F eta_f)``, ``a1 = 4 n_layers n_heads head_dim / (F eta_f)``,
 ``b0 = W / (B eta_m)``, ``b1 = kv_bytes_per_token / (B eta_m)`` of
-:class:`cost_models.compute.RooflineCoefficients`::
+:class:`cost_models.roofline.RooflineCoefficients`::
 
     tokens  = n_decode + sum_j L_j
     attn    = sum_i c_i + sum_j (L_j P_j + L_j (L_j + 1) / 2)
@@ -18,7 +18,7 @@ coefficients ``a0 = 2 N / (F eta_f)``, ``a1 = 4 n_layers n_heads head_dim / (F e
 The weights are read once per iteration for the whole batch (that is why batching pays), the
 KV cache of every scheduled sequence is read once, and the matmul FLOPs grow with the tokens.
 A batch of one decoding sequence is exactly the batch-1 decode step of ``compute``, one
-prefill chunk alone exactly ``compute.prefill_time_s``. So the per-token decode time grows with
+prefill chunk alone exactly ``roofline.prefill_time_s``. So the per-token decode time grows with
 the number of concurrent sequences (their KV reads, then their FLOPs once compute-bound).
 
 A run of ``n`` pure-decode iterations of a fixed batch of ``B`` sequences whose contexts sum
@@ -40,17 +40,16 @@ from functools import cached_property
 
 import numpy as np
 
-from cost_models.compute import (
-    RooflineCoefficients,
+from cost_models.catalogue import (
     check_fits,
     get_hardware,
     get_model,
     get_precision,
-    roofline_coefficients,
+    kv_bytes_per_token,
     weight_bytes,
 )
 from cost_models.errors import require
-from cost_models.kv_cache import kv_bytes_per_token
+from cost_models.roofline import RooflineCoefficients, roofline_coefficients
 
 #: vLLM's defaults for the OpenAI-compatible server on a >= 70 GiB GPU other than A100 (H100,
 #: MI300X): ``max_num_seqs = 1024``, ``max_num_batched_tokens = 8192``

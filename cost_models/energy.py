@@ -26,8 +26,9 @@ A transfer of ``D`` bits at rate ``R`` lasting ``T = D / R`` costs
 
 from __future__ import annotations
 
-from cost_models.compute import get_hardware, get_model, roofline_coefficients
+from cost_models.catalogue import get_hardware, get_model
 from cost_models.errors import require
+from cost_models.roofline import roofline_coefficients
 
 #: Phone power while generating (W above idle); derivation in the module docstring.
 DEVICE_ACTIVE_POWER_W = 7.0

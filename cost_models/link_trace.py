@@ -13,7 +13,7 @@ A transfer of ``D`` bits starting at ``t0`` ends at the first ``t1`` with
 At the end of the trace it either loops (``loop=True``, as Mahimahi's ``mm-link`` replays a
 file) or stops: the link is down afterwards, and a transfer that cannot finish costs the time
 to the end plus the finite ``outage_penalty_s`` (a time-out and retry, as in
-:mod:`cost_models.channel`), never an infinity.
+:mod:`cost_models.link`), never an infinity.
 
 The round trip of a message (request, grant, core network, server) is added by the caller
 (``access + delivery``, as ``channel.transmit_time_s``); traces that carry no delay take it
@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 
-from cost_models.channel import DEFAULT_OUTAGE_PENALTY_S
 from cost_models.errors import require
+from cost_models.link import DEFAULT_OUTAGE_PENALTY_S
 
 #: Bits per Mahimahi delivery opportunity: one MTU-sized packet of 1500 bytes.
 MAHIMAHI_BITS_PER_OPPORTUNITY = 1500 * 8

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cost_models.channel import BYTES_PER_TOKEN, text_payload_bits_float
+from cost_models.catalogue import kv_bytes_per_token
 from cost_models.errors import lookup, require
-from cost_models.kv_cache import kv_bytes_per_token
+from cost_models.link import BYTES_PER_TOKEN, text_payload_bits_float
 
 #: Image tokens of a LLaVA-1.5-style vision encoder: CLIP ViT-L/14 at 336 px gives a 24 x 24
 #: grid of patches = 576 tokens per image (Liu et al., "Improved Baselines with Visual

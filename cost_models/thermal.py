@@ -19,7 +19,7 @@ marathon" (dev.to/john-rocky, 2025): the Neural Engine (CoreML) keeps 67% of its
 10 minutes and loses 10% by 93 s, 25% by 390 s; the GPU runtimes fall to 38% (MLX; -10% at
 5 s, -25% at 35 s) and 48% (LiteRT-LM; 13 s, 40 s). :func:`fit_profile` fits ``(s_min,
 tau)`` to each runtime's three points by least squares. The default profile ``npu`` is used
-for the phone NPU of ``compute.HARDWARE_SPECS["phone_npu"]`` (a Snapdragon Hexagon NPU, not
+for the phone NPU of ``catalogue.HARDWARE_SPECS["phone_npu"]`` (a Snapdragon Hexagon NPU, not
 Apple's: a modelled transfer of the NPU's thermal behaviour).
 
 The throttle scales the device's whole compute time (prefill and decode: DVFS lowers the

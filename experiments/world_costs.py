@@ -19,14 +19,14 @@ from typing import Any
 
 from cost_models import energy
 from cost_models.batching import ServerSpec
-from cost_models.channel import text_payload_bits_float
-from cost_models.compute import decode_time_s, prefill_time_s
+from cost_models.deployment import DeploymentScenario
 from cost_models.edge_estimate import shared_edge_estimate
 from cost_models.edge_server import EdgeServer
 from cost_models.edge_traffic import BackgroundTraffic, RoutingPolicy, poisson_rate_hz
 from cost_models.errors import require
+from cost_models.link import text_payload_bits_float
 from cost_models.payload import get_attachment, prompt_upload_bits
-from cost_models.router_cost import DeploymentScenario
+from cost_models.roofline import decode_time_s, prefill_time_s
 from cost_models.thermal import DeviceThermalState
 
 

@@ -15,8 +15,8 @@ from cost_models.batching import (
     decode_step_s,
     iteration_time_s,
 )
-from cost_models.compute import decode_time_s, prefill_time_s, roofline_coefficients
 from cost_models.errors import EdgeRouteError
+from cost_models.roofline import decode_time_s, prefill_time_s, roofline_coefficients
 
 SPEC = ServerSpec("llama-3.1-70b", "h100_sxm", "fp8")
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from cost_models.batching import ServerSpec
-from cost_models.compute import decode_time_s, prefill_time_s
 from cost_models.edge_estimate import long_run_mean_report, shared_edge_estimate
 from cost_models.edge_server import EdgeServer
 from cost_models.edge_traffic import BackgroundTraffic
+from cost_models.roofline import decode_time_s, prefill_time_s
 
 SPEC = ServerSpec("llama-3.1-70b", "h100_sxm", "fp8")
 RNG = np.random.default_rng(0)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from cost_models.batching import ServerSpec
-from cost_models.compute import decode_time_s, prefill_time_s
 from cost_models.edge_server import EdgeServer
 from cost_models.edge_traffic import BackgroundTraffic, RoutingPolicy, poisson_rate_hz
 from cost_models.errors import EdgeRouteError
+from cost_models.roofline import decode_time_s, prefill_time_s
 
 SPEC_70B = ServerSpec("llama-3.1-70b", "h100_sxm", "fp8")
 SPEC_8B = ServerSpec("llama-3.1-8b", "h100_sxm", "fp8")
@@ -174,7 +174,7 @@ def test_trace_driven_arrivals_loop() -> None:
 
 
 def test_modulated_arrivals_follow_the_demand_chain() -> None:
-    from cost_models.compute import DEFAULT_LOAD_LEVELS, DEFAULT_LOAD_TRANSITIONS
+    from cost_models.edge_load import DEFAULT_LOAD_LEVELS, DEFAULT_LOAD_TRANSITIONS
     from cost_models.edge_traffic import RateModulation
 
     mod = RateModulation(DEFAULT_LOAD_LEVELS, DEFAULT_LOAD_TRANSITIONS, seed=1)

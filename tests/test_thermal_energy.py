@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from cost_models import energy
-from cost_models.compute import decode_time_s
 from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import kv_bytes_per_token
 from cost_models.payload import (
@@ -21,6 +20,7 @@ from cost_models.payload import (
     kv_migration_bits,
     prompt_upload_bits,
 )
+from cost_models.roofline import decode_time_s
 from cost_models.thermal import (
     PUBLISHED_THROTTLING,
     DeviceThermalState,
