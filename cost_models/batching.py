@@ -215,7 +215,7 @@ def decode_run_s(
     if d1 == 0.0:
         split, compute_first = n, d0 >= 0.0
     else:
-        # first integer k at which the sign of d0 + d1 k changes (as compute._sum_max_affine)
+        # first integer k at which the sign of d0 + d1 k changes (as roofline._sum_max_affine)
         split = min(max(float(math.ceil(-d0 / d1)), 0.0), n)
         compute_first = d1 < 0.0  # decreasing difference: compute dominates first
     if compute_first:

@@ -7,7 +7,7 @@ real outages its uplink is a real term. An attachment has two costs:
 * bytes on the wire for the edge path (the device already holds the file);
 * tokens to prefill on whichever side answers: a document becomes text tokens of the prompt;
   an image becomes the vision encoder's patch tokens (``IMAGE_TOKENS``). The vision encoder's
-  own compute is not modelled; the models of ``compute.MODEL_SPECS`` are text-only, so this
+  own compute is not modelled; the models of ``catalogue.MODEL_SPECS`` are text-only, so this
   treats them as their vision variants would be (modelled).
 
 KV-cache migration (beyond the paper, see ``kv_cache.migrate_time_s``): restoring a side's
