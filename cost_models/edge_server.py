@@ -35,6 +35,7 @@ flight at a time (multi-turn: the next turn follows the answer) the look-ahead i
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -105,21 +106,28 @@ class RequestTiming:
 
 
 class _Request:
-    """One request's mutable progress (slotted: the simulator's inner loop touches it)."""
+    """One request's progress (slotted: the simulator's inner loop touches it).
 
-    __slots__ = ("rid", "user", "arrival_s", "prefill_left", "ctx", "decode_left", "reserve",
-                 "admit_s", "prefill_done_s", "finish_s")  # fmt: skip
+    While prefilling, ``ctx`` counts the tokens in its KV cache so far. Once decoding, its
+    context is implicit: ``base + clock`` at the server's decode clock (one tick per
+    iteration), and it finishes when the clock reaches ``finish_clock``; a decoding request is
+    never written again, so forks may share it.
+    """
+
+    __slots__ = ("rid", "user", "arrival_s", "prefill_left", "ctx", "output", "reserve",
+                 "admit_s", "prefill_done_s", "base", "finish_clock")  # fmt: skip
 
     def __init__(self, rid: int, user: int, arrival_s: float, new_tokens: int,
                  cached_tokens: int, output_tokens: int) -> None:  # fmt: skip
         self.rid, self.user, self.arrival_s = rid, user, arrival_s
         self.prefill_left = new_tokens
         self.ctx = cached_tokens
-        self.decode_left = output_tokens
+        self.output = output_tokens
         self.reserve = cached_tokens + new_tokens + output_tokens
         self.admit_s = math.nan
         self.prefill_done_s = math.nan
-        self.finish_s = math.nan
+        self.base = 0
+        self.finish_clock = 0
 
     def copy(self) -> _Request:
         r = _Request.__new__(_Request)
@@ -156,7 +164,12 @@ class EdgeServer:
         self.background = None if background is None or background.empty else background
         self.now_s = 0.0
         self.waiting: list[_Request] = []  # ordered by arrival
-        self.running: list[_Request] = []  # ordered by admission
+        self.prefilling: list[_Request] = []  # admitted, prefilling, in admission order
+        self._decoding: list[tuple[int, int, _Request]] = []  # heap of (finish_clock, seq, r)
+        self.clock = 0  # decode iterations run so far
+        self.n_decoding = 0
+        self._base_sum = 0  # sum of r.base over decoding requests: contexts = it + n x clock
+        self._seq = 0
         self.kv_reserved = 0
         self._pending: list[_Request] = []  # submitted, arriving later (ordered by arrival)
         self._bg_chunk, self._bg_index = 0, 0
@@ -173,8 +186,13 @@ class EdgeServer:
 
     def load_sample(self) -> LoadSample:
         """The state now (at the last iteration boundary)."""
-        return LoadSample(self.now_s, len(self.running), len(self.waiting) + self._arrived(),
+        return LoadSample(self.now_s, self.n_running, len(self.waiting) + self._arrived(),
                           self.kv_reserved, self.kv_capacity, self.spec.max_num_seqs)  # fmt: skip
+
+    @property
+    def n_running(self) -> int:
+        """Admitted sequences: prefilling or decoding."""
+        return len(self.prefilling) + self.n_decoding
 
     def _arrived(self) -> int:
         """Submitted requests whose arrival time has passed but not yet enqueued."""
@@ -241,15 +259,17 @@ class EdgeServer:
     # ------------------------------------------------------------------ internals
 
     def _all_requests(self) -> list[_Request]:
-        return self.running + self.waiting + self._pending
+        return (self.prefilling + [e[2] for e in self._decoding] + self.waiting
+                + self._pending)  # fmt: skip
 
     def _fork(self) -> EdgeServer:
-        """A copy to run ahead. Running requests are copied (every iteration mutates them);
-        queued ones are shared and copied only when the copy admits them (copy on write: a
-        long queue costs nothing to fork)."""
+        """A copy to run ahead. Prefilling requests are copied (each chunk mutates them);
+        decoding ones are never written again and queued ones are copied only when the copy
+        admits them (copy on write: a long queue or a large batch costs little to fork)."""
         sim = EdgeServer.__new__(EdgeServer)
         sim.__dict__.update(self.__dict__)
-        sim.running = [r.copy() for r in self.running]
+        sim.prefilling = [r.copy() for r in self.prefilling]
+        sim._decoding = list(self._decoding)
         sim.waiting = list(self.waiting)
         sim._pending = list(self._pending)
         sim.timings = dict(self.timings)
@@ -303,39 +323,48 @@ class EdgeServer:
 
     def _admit(self) -> bool:
         """Admit from the head of the queue (FCFS); True if a request is left waiting."""
-        waiting, running = self.waiting, self.running
+        waiting = self.waiting
         max_seqs, cap = self.spec.max_num_seqs, self.kv_capacity
-        n = 0
         forked = self._forked
+        n = 0
         while n < len(waiting):
             req = waiting[n]
-            if len(running) >= max_seqs or self.kv_reserved + req.reserve > cap:
+            if self.n_running >= max_seqs or self.kv_reserved + req.reserve > cap:
                 break
             if forked:
                 req = req.copy()  # shared with the committed state: copy on write
             req.admit_s = self.now_s
-            if req.prefill_left == 0:
-                req.prefill_done_s = self.now_s
             self.kv_reserved += req.reserve
-            running.append(req)
+            if req.prefill_left == 0:  # everything cached: decodes from the next iteration
+                req.prefill_done_s = self.now_s
+                self._join(req)
+            else:
+                self.prefilling.append(req)
             n += 1
         if n:
             del waiting[:n]
         return bool(waiting)
 
+    def _join(self, req: _Request) -> None:
+        """``req`` starts decoding at the next iteration (its context now is ``req.ctx``)."""
+        req.base = req.ctx - self.clock
+        req.finish_clock = self.clock + req.output
+        heapq.heappush(self._decoding, (req.finish_clock, self._seq, req))
+        self._seq += 1
+        self.n_decoding += 1
+        self._base_sum += req.base
+
     def _retire(self) -> None:
-        """Remove finished sequences (their last token came out of this iteration)."""
-        done = [r for r in self.running if r.decode_left <= 0]
-        if not done:
-            return
-        self.running = [r for r in self.running if r.decode_left > 0]
-        for r in done:
+        """Remove the sequences whose last token came out of this iteration."""
+        heap, clock = self._decoding, self.clock
+        while heap and heap[0][0] <= clock:
+            r = heapq.heappop(heap)[2]
+            self.n_decoding -= 1
+            self._base_sum -= r.base
             self.kv_reserved -= r.reserve
-        for r in done:
-            r.finish_s = self.now_s
             if r.user != BACKGROUND_USER or self.record:
                 timing = RequestTiming(r.rid, r.arrival_s, r.admit_s, r.prefill_done_s,
-                                       r.finish_s, self.load_sample())  # fmt: skip
+                                       self.now_s, self.load_sample())  # fmt: skip
                 if r.user != BACKGROUND_USER:
                     self.timings[r.rid] = timing
                 if self.record:
@@ -345,7 +374,7 @@ class EdgeServer:
         """Record the state held since the last boundary at every sample time passed."""
         if self._next_sample_s >= self.now_s:
             return
-        state = (len(self.running), len(self.waiting), self.kv_reserved)
+        state = (self.n_running, len(self.waiting), self.kv_reserved)
         period = self.sample_period_s
         while self._next_sample_s < self.now_s:
             t = self._next_sample_s
@@ -366,8 +395,9 @@ class EdgeServer:
                 return
             self._enqueue_arrivals()
             blocked = self._admit()
-            running = self.running
-            if not running:
+            n_dec = self.n_decoding
+            prefilling = self.prefilling
+            if not n_dec and not prefilling:
                 nxt = self._next_arrival_s()
                 if target is None:
                     nxt = min(nxt, until_s)
@@ -376,40 +406,39 @@ class EdgeServer:
                 self.now_s = max(self.now_s, nxt)
                 self._sample()
                 continue
-            n_dec, ctx_sum, n_pre = 0, 0, 0
-            for r in running:
-                if r.prefill_left == 0:
-                    n_dec += 1
-                    ctx_sum += r.ctx
-                else:
-                    n_pre += 1
-            if n_pre:
+            ctx_sum = self._base_sum + n_dec * self.clock
+            if prefilling:
                 # One mixed iteration: decodes first, then prefill chunks within the budget.
                 left = budget - n_dec
                 attn = kv = float(ctx_sum)
                 tokens = n_dec
                 chunks: list[tuple[_Request, int]] = []
-                for r in running:
-                    if r.prefill_left > 0 and left > 0:
-                        L = r.prefill_left if r.prefill_left < left else left
-                        left -= L
-                        attn += L * r.ctx + L * (L + 1) / 2.0
-                        kv += r.ctx + L
-                        tokens += L
-                        chunks.append((r, L))
+                for r in prefilling:
+                    if left <= 0:
+                        break
+                    L = r.prefill_left if r.prefill_left < left else left
+                    left -= L
+                    attn += L * r.ctx + L * (L + 1) / 2.0
+                    kv += r.ctx + L
+                    tokens += L
+                    chunks.append((r, L))
                 self.now_s += iteration_time_float_s(coef, tokens, attn, kv, ov)
-                for r in running:
-                    if r.prefill_left == 0:
-                        r.ctx += 1
-                        r.decode_left -= 1
+                self.clock += 1
+                done = False
                 for r, L in chunks:
                     r.ctx += L
                     r.prefill_left -= L
                     if r.prefill_left == 0:
                         r.prefill_done_s = self.now_s
+                        done = True
+                if done:
+                    self.prefilling = [r for r in prefilling if r.prefill_left > 0]
+                    for r, _ in chunks:
+                        if r.prefill_left == 0:
+                            self._join(r)
             else:
                 # A run of pure-decode iterations up to the next event, in closed form.
-                n_max = min(r.decode_left for r in running)
+                n_max = self._decoding[0][0] - self.clock
                 horizon = math.inf if blocked else self._next_arrival_s() - self.now_s
                 if target is None:
                     horizon = min(horizon, until_s - self.now_s)
@@ -417,8 +446,6 @@ class EdgeServer:
                 if horizon < math.inf:
                     n = decode_iterations_within(coef, n_dec, ctx_sum, horizon, n_max, ov)
                 self.now_s += decode_run_s(coef, n_dec, ctx_sum, n, ov)
-                for r in running:
-                    r.ctx += n
-                    r.decode_left -= n
+                self.clock += n
             self._sample()
             self._retire()

@@ -66,6 +66,8 @@ from envs.outcome import (
     served_info,
     weighted_reward,
 )
+from envs.stateful import StatefulWorld
+from envs.stateful_config import STATEFUL_VALIDATORS, StatefulOptions, stateful_default_config
 from envs.world import ChannelModel
 
 #: The actions: 0 = serve on the device, 1 = serve on the edge (``Discrete(2)``).
@@ -100,12 +102,13 @@ class EdgeRouteEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        """The full default configuration (subclasses add their episode keys)."""
-        return common_default_config()
+        """The full default configuration (subclasses add their episode keys): the shared
+        keys of ``envs.config`` and the stateful-world keys of ``envs.stateful_config``."""
+        return {**common_default_config(), **stateful_default_config()}
 
     @classmethod
     def config_validators(cls) -> dict[str, Validator]:
-        return dict(COMMON_VALIDATORS)
+        return {**COMMON_VALIDATORS, **STATEFUL_VALIDATORS}
 
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -174,8 +177,10 @@ class EdgeRouteEnv(gym.Env):
         if obs_opts["embedding"] not in EMBEDDING_MODES:
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
         self.trace = trace
+        self.stateful = StatefulOptions.from_config(cfg)
         self.data: PreparedSplit = prepare_split(
-            trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn
+            trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn,
+            world_slots=self.stateful.observation_slots,
         )
         longest = int(np.max(np.diff(self.data.dialogue_starts)))
         if not self.multi_turn and max(self.data.turn_index) > 0:
@@ -212,9 +217,15 @@ class EdgeRouteEnv(gym.Env):
         )
         self._slow_list = self.slowdown_per_level.tolist()
         self._queue_list = self.queue_per_level_s.tolist()
+        # The load-blind estimate (info["estimate_load_blind"]): the long-run mean utilisation
+        # of the chain in place of the current level.
+        mean_u = float(self.load_chain.stationary_distribution() @ levels)
+        self.blind_slowdown = float(decode_slowdown(mean_u))
+        self.blind_queue_s = float(queue_delay_s(mean_u, float(sc.edge_queue_service_s)))
         self._pred_out = self.data.predicted_output_tokens
         self._pred_down_bits = float(link.text_payload_bits(self._pred_out[1]))
         self.costs = self._row_costs()
+        self.world = self._stateful_world() if self.stateful.active else None
         c = self.costs
         # Per row, for the scalar (multi-turn) path: the first-turn costs as Python floats.
         self._fresh = list(
@@ -260,6 +271,17 @@ class EdgeRouteEnv(gym.Env):
             prompt_bits=np.asarray(link.text_payload_bits(prompt)),
             answer_bits=np.asarray(link.text_payload_bits(out_e)),
         )
+
+    def _stateful_world(self) -> StatefulWorld:
+        """The stateful world: other users' request sizes are the TRAIN split's rows of
+        the same trace (prompt + history to prefill, the edge model's answer)."""
+        frame = self.trace.frame
+        train = frame[frame["split"] == "train"]
+        prompt = (train["prompt_tokens"] + train["history_tokens"]).to_numpy(np.int64)
+        output = np.maximum(train["output_tokens_large"].to_numpy(np.int64), 1)
+        cm = self.channel_model
+        return StatefulWorld(self.stateful, self.scenario, cm.access_latency_s,
+                             cm.outage_penalty_s, prompt, output)  # fmt: skip
 
     # ------------------------------------------------------------------ episode hooks
 
@@ -307,13 +329,16 @@ class EdgeRouteEnv(gym.Env):
         self._obs = self._observe()
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
-        return add_pending_info(
+        info = add_pending_info(
             info,
             self.data.semantic_p[self._pending[0].row],
             self._estimate,
             self._pending,
             self._pending_rewards,
         )
+        # The same estimate at the long-run mean load (the load-blind router's input).
+        info["estimate_load_blind"] = self._estimate_blind
+        return info
 
     # ------------------------------------------------------------------ Gymnasium API
 

@@ -97,7 +97,7 @@ class MultiTurnEnv(EdgeRouteEnv):
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
+        config = super().default_config()
         config.update(
             {
                 # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).

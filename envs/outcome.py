@@ -33,14 +33,16 @@ LATENCY_PARTS: tuple[tuple[str, ...], tuple[str, ...]] = (
 )
 
 #: The reward terms, in the order of the weighted sum (the weights dict has these keys).
-REWARD_TERMS: tuple[str, ...] = ("quality", "latency", "edge_call", "switch")
+REWARD_TERMS: tuple[str, ...] = ("quality", "latency", "edge_call", "switch", "energy")
 #: Default weight per term (signs are in the weights): quality in [0, 1], latency in seconds,
-#: edge_call and switch in {0, 1}.
+#: edge_call and switch in {0, 1}, energy in joules of the device (compute on the device, the
+#: radio for the edge path: cost_models.energy; modelled), off by default.
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
     "quality": 1.0,
     "latency": -0.1,
     "edge_call": -0.05,
     "switch": 0.0,
+    "energy": 0.0,
 }
 
 
@@ -67,6 +69,9 @@ class Outcome(NamedTuple):
     time_s: float
     #: Row of the environment's trace split that was served.
     row: int
+    #: Device energy (J): on-device compute, or the radio for the edge path
+    #: (``cost_models.energy``; modelled).
+    energy_j: float = 0.0
 
 
 class RowMeta(NamedTuple):
@@ -79,13 +84,14 @@ class RowMeta(NamedTuple):
 
 def reward_terms(out: Outcome) -> dict[str, Any]:
     """The named reward terms of ``out`` (elementwise for array outcomes): ``quality``,
-    ``latency`` (realised seconds), ``edge_call`` (1 on the edge) and ``switch`` (1 if the
-    side changed)."""
+    ``latency`` (realised seconds), ``edge_call`` (1 on the edge), ``switch`` (1 if the
+    side changed) and ``energy`` (device joules)."""
     return {
         "quality": out.quality,
         "latency": out.latency_s,
         "edge_call": out.action * 1.0,
         "switch": out.switched * 1.0,
+        "energy": out.energy_j,
     }
 
 
@@ -124,6 +130,7 @@ def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str,
         "dialogue_id": meta.dialogue_id,
         "turn_index": meta.turn_index,
         "time_s": out.time_s,
+        "energy_j": out.energy_j,
     }
 
 

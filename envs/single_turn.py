@@ -6,10 +6,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cost_models import energy
 from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
+from envs import stateful_step
 from envs.base import EdgeRouteEnv
-from envs.config import Validator, common_default_config, positive_int
+from envs.config import Validator, positive_int
 from envs.outcome import Outcome
 from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
 
@@ -119,7 +121,7 @@ class SingleTurnEnv(EdgeRouteEnv):
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        config = common_default_config()
+        config = super().default_config()
         config.update(
             {
                 # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
@@ -208,8 +210,14 @@ class SingleTurnEnv(EdgeRouteEnv):
         self.data.layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         self._obs_all = obs
         self._n_steps = n
+        self._level = level.tolist()
+        if self.world is not None:
+            self.world.begin(rng.random(5).tolist(), self.channel.link, self.load, n)
 
     def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
+        if self.world is not None:
+            outcomes, estimate, self._estimate_blind = stateful_step.single_turn_outcomes(self)
+            return outcomes, estimate
         k = self._k
         q = self._table[k]
         r = self._rows[k]
@@ -217,12 +225,16 @@ class SingleTurnEnv(EdgeRouteEnv):
         device = Outcome(
             0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
             last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
+            energy.compute_energy_j(q.device_latency_s),
         )  # fmt: skip
         edge = Outcome(
             1, q.edge_quality, q.edge_latency_s,
             (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
             last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
             q.arrive_s + q.edge_latency_s, r,
+            energy.edge_request_energy_j(self._prompt_bits[r], q.uplink_s, self._answer_bits[r],
+                                         q.downlink_s, q.queue_s + q.edge_prefill_s
+                                         + q.edge_decode_s),
         )  # fmt: skip
         # Nothing is cached in single-turn: the "base" parts are the real ones.
         estimate = terms_from_parts(
@@ -230,10 +242,21 @@ class SingleTurnEnv(EdgeRouteEnv):
             q.uplink_s, q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_prefill_s,
             q.edge_decode_predicted_s, q.downlink_predicted_s,
         )  # fmt: skip
+        # Load-blind: the same estimate at the chain's long-run mean utilisation.
+        lv = self._level[k]
+        self._estimate_blind = terms_from_parts(
+            q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
+            q.uplink_s, q.uplink_s, self.blind_queue_s, q.edge_prefill_s, q.edge_prefill_s,
+            q.edge_decode_predicted_s / self._slow_list[lv] * self.blind_slowdown,
+            q.downlink_predicted_s,
+        )  # fmt: skip
         return (device, edge), estimate
 
     def _advance(self, served: Outcome) -> None:
-        """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""
+        """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened
+        (with a stateful world, what was served changes the world: the shared server, heat)."""
+        if self.world is not None:
+            stateful_step.commit(self, served)
 
     def _observe(self) -> np.ndarray:
         # A row of this episode's matrix, returned once and never written again (a new
@@ -241,4 +264,6 @@ class SingleTurnEnv(EdgeRouteEnv):
         obs = self._obs_all[self._k]
         if self._last >= 0:
             self.data.layout.set_last_model(obs, self._last)
+        if self.world is not None:
+            stateful_step.write_observation(self, obs)
         return obs
