@@ -11,7 +11,7 @@ from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs.base import EdgeRouteEnv
-from envs.config import Validator, common_default_config, positive_int
+from envs.config import Validator, positive_int
 from envs.outcome import SIDES, Outcome
 from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
 

@@ -175,7 +175,8 @@ class StatefulWorld:
         if self.trace is None:
             _, _, ul, dl = self.channel_link(t)
             return transmit_time_float_s(bits, ul if uplink else dl, self.access_s, self.penalty_s)
-        return self.trace.transmit_s(bits, t, uplink, self.trace.rtt_s(float(self._rtt_rng.random())))
+        rtt = self.trace.rtt_s(float(self._rtt_rng.random()))  # two draws per query: CRN
+        return self.trace.transmit_s(bits, t, uplink, rtt)
 
     def _estimated_tx_s(self, bits: float, rate_bps: float) -> float:
         access = self.access_s if self.trace is None else 0.5 * self.trace.median_rtt_s

@@ -22,7 +22,6 @@ from envs.config import (
     non_negative_number,
     one_of,
     positive_int,
-    positive_number,
 )
 
 EDGE_MODES: tuple[str, ...] = ("markov", "shared")

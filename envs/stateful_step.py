@@ -16,9 +16,8 @@ the exact one if so configured), the estimated rates, the device's readable heat
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 from cost_models import energy
 from cost_models.link import text_payload_bits_float
