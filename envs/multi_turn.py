@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from cost_models import energy
 from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
+from envs import stateful_step
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
 from envs.outcome import SIDES, Outcome
@@ -178,6 +180,10 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv.reset()
         self._t = 0.0
         self._edge_last_s = 0.0
+        self._edge_believed = 0  # the edge prefix the device believes cached (its last send)
+        if self.world is not None:
+            self.world.begin(rng.random(5).tolist(), self.channel.link, self.load, n)
+            self._t = self._edge_last_s = self.world.t0
         static = self.data.static_obs
         if rows[-1] - rows[0] == n - 1:  # contiguous rows (one dialogue): a slice
             self._obs_all = static[rows[0] : rows[-1] + 1].copy()
@@ -197,6 +203,8 @@ class MultiTurnEnv(EdgeRouteEnv):
         turn after a think time; the edge keeps or drops its cache over the idle gap."""
         k = self._k
         t_done = served.time_s
+        if self.world is not None:
+            stateful_step.commit(self, served)
         if served.action == 1:
             self._edge_last_s = t_done
         if k >= self._n_steps:
@@ -208,15 +216,23 @@ class MultiTurnEnv(EdgeRouteEnv):
             # The KV state carries to the next turn of this dialogue.
             a, r = served.action, served.row
             kv.grow(SIDES[a], self.data.prompt_tokens[r], self.data.output_tokens[a][r])
+            if a == 1:
+                self._edge_believed = kv.total_tokens
         t = self._t = t_done + self._think[k - 1]
         if new_dialogue:
             kv.reset()
             self._last = -1
+            self._edge_believed = 0
         elif kv.cached_tokens["edge"] > 0:
-            # Edge retention over the idle gap before turn k (one uniform per turn in CRN).
+            # Edge retention over the idle gap before turn k (one uniform per turn in CRN),
+            # at the server's load then (the shared server's KV-pool use, or the chain's).
+            if self.world is not None and self.world.server is not None:
+                self.world.advance_to(t)
+                load_now = self.world.server.load_sample().kv_usage
+            else:
+                load_now = self.load_chain.levels[self.load.level(t)]
             p = edge_retention_probability_float(
-                t - self._edge_last_s if t > self._edge_last_s else 0.0,
-                self.load_chain.levels[self.load.level(t)],
+                t - self._edge_last_s if t > self._edge_last_s else 0.0, load_now
             )
             u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
             if not u < p:
@@ -224,6 +240,12 @@ class MultiTurnEnv(EdgeRouteEnv):
 
     def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
         """Both outcomes of the pending turn at the current clock, channel, load and KV state."""
+        if self.world is not None:
+            outcomes, estimate, self._estimate_blind = stateful_step.multi_turn_outcomes(
+                self, self._t)
+            view = self.world.view(self._t)
+            self._link_now = (0.0, 0.0, view.uplink_bps, view.downlink_bps, 0.0)
+            return outcomes, estimate
         d = self.data
         r = self._rows[self._k]
         t = self._t
@@ -282,14 +304,22 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
         device = Outcome(0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0,
-                         t + lat_d, r)  # fmt: skip
+                         t + lat_d, r, energy.compute_energy_j(lat_d))  # fmt: skip
         edge = Outcome(
             1, d.quality[1][r], lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
+            energy.edge_request_energy_j(up_bits, up_s, self._answer_bits[r], down_s,
+                                         queue_s + pf_e + dec_e),
         )  # fmt: skip
+        down_pred_s = transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen)
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
-            transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen),
+            down_pred_s,
+        )  # fmt: skip
+        # Load-blind: the same estimate at the chain's long-run mean utilisation.
+        self._estimate_blind = terms_from_parts(
+            pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, self.blind_queue_s, pf_e, base_pf_e,
+            dec_e_pred / slow * self.blind_slowdown, down_pred_s,
         )  # fmt: skip
         return (device, edge), estimate
 
@@ -299,8 +329,13 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv = self.kv
         cached = kv.cached_tokens
         ul_db, dl_db, ul_bps, dl_bps, util = self._link_now
+        edge_cached = cached["edge"]
+        if self.world is not None and self.world.opts.load_observation != "exact":
+            edge_cached = min(self._edge_believed, kv.total_tokens)  # what the device knows
         self.data.layout.write_state(
             obs, kv.total_tokens, ul_db, dl_db, ul_bps, dl_bps, util, kv.device_occupancy(),
-            cached["device"], cached["edge"], self._last,
+            cached["device"], edge_cached, self._last,
         )  # fmt: skip
+        if self.world is not None:
+            stateful_step.write_observation(self, obs)
         return obs

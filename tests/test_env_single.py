@@ -18,10 +18,11 @@ from envs.single_turn import SingleTurnEnv
 
 SYN = {"benchmark": "synthetic", "synthetic_size": 120, "episode_queries": 20}
 
-PENDING_KEYS = {"semantic_p", "estimate", "hindsight"}
+PENDING_KEYS = {"semantic_p", "estimate", "estimate_load_blind", "hindsight"}
 SERVED_KEYS = {
     "rewards", "latency", "latency_s", "quality", "model", "switched", "recomputed_tokens",
     "uplink_tokens", "uplink_bytes", "benchmark", "dialogue_id", "turn_index", "time_s",
+    "energy_j",
 }  # fmt: skip
 
 
@@ -64,7 +65,7 @@ def test_spaces_names_and_info_contract():
     assert set(info["hindsight"]) == {"quality", "latency_s", "reward"}
     obs, reward, terminated, truncated, info = env.step(1)
     assert set(info) == SERVED_KEYS | PENDING_KEYS
-    assert set(info["rewards"]) == {"quality", "latency", "edge_call", "switch"}
+    assert set(info["rewards"]) == {"quality", "latency", "edge_call", "switch", "energy"}
     assert set(info["latency"]) == {
         "uplink_s", "queue_s", "prefill_s", "decode_s", "downlink_s", "total_s",
     }  # fmt: skip
