@@ -246,6 +246,18 @@ class EdgeServer:
         sim._run(math.inf, rid)
         return sim.timings[rid]
 
+    def lookahead_many(self, rids: list[int]) -> dict[int, RequestTiming]:
+        """Timings of several submitted requests from ONE copy run until all have finished."""
+        out = {rid: self.timings[rid] for rid in rids if rid in self.timings}
+        rest = [rid for rid in rids if rid not in out]
+        if rest:
+            sim = self._fork()
+            for rid in rest:
+                if rid not in sim.timings:
+                    sim._run(math.inf, rid)
+                out[rid] = sim.timings[rid]
+        return out
+
     def what_if(
         self, arrival_s: float, new_tokens: int, output_tokens: int, cached_tokens: int = 0,
         user: int = 0,
