@@ -173,6 +173,7 @@ class EdgeServer:
         self.kv_reserved = 0
         self._pending: list[_Request] = []  # submitted, arriving later (ordered by arrival)
         self._bg_chunk, self._bg_index = 0, 0
+        self._next_bg_s = self._bg_head_s()
         self._next_rid = 0
         self.timings: dict[int, RequestTiming] = {}  # finished submitted requests
         self.record = record
@@ -292,22 +293,33 @@ class EdgeServer:
 
     def _next_arrival_s(self) -> float:
         nxt = self._pending[0].arrival_s if self._pending else math.inf
+        bg = self._next_bg_s
+        return bg if bg < nxt else nxt
+
+    def _bg_head_s(self) -> float:
+        """Arrival time of the next background request (inf when the stream has ended)."""
         bg = self.background
-        if bg is not None:
+        if bg is None:
+            return math.inf
+        while True:
             times = bg.chunk(self._bg_chunk)[0]
-            if self._bg_index < len(times) and times[self._bg_index] < nxt:
-                nxt = times[self._bg_index]
-        return nxt
+            if self._bg_index < len(times):
+                return times[self._bg_index]
+            if not times:
+                return math.inf  # a non-looping trace is exhausted
+            self._bg_chunk, self._bg_index = self._bg_chunk + 1, 0
 
     def _enqueue_arrivals(self) -> None:
         """Move every request that has arrived by now into the waiting queue, in arrival order
         (background requests are routed here: only those sent to the edge are queued)."""
         now = self.now_s
+        if self._next_bg_s > now and not (self._pending and self._pending[0].arrival_s <= now):
+            return  # nothing has arrived since the last boundary (the common case)
         arrived: list[_Request] = []
         while self._pending and self._pending[0].arrival_s <= now:
             arrived.append(self._pending.pop(0))
         bg = self.background
-        if bg is not None:
+        if bg is not None and self._next_bg_s <= now:
             routing = bg.routing
             while True:
                 times, prompts, outputs, uniforms = bg.chunk(self._bg_chunk)
@@ -324,6 +336,7 @@ class EdgeServer:
                     req = _Request(-1, BACKGROUND_USER, times[i], prompts[i], 0, outputs[i])
                     if req.reserve <= self.kv_capacity:
                         arrived.append(req)
+            self._next_bg_s = self._bg_head_s()
         if arrived:
             arrived.sort(key=lambda r: r.arrival_s)
             if self.waiting and arrived[0].arrival_s < self.waiting[-1].arrival_s:
@@ -336,6 +349,8 @@ class EdgeServer:
     def _admit(self) -> bool:
         """Admit from the head of the queue (FCFS); True if a request is left waiting."""
         waiting = self.waiting
+        if not waiting:
+            return False
         max_seqs, cap = self.spec.max_num_seqs, self.kv_capacity
         forked = self._forked
         n = 0
@@ -369,6 +384,8 @@ class EdgeServer:
     def _retire(self) -> None:
         """Remove the sequences whose last token came out of this iteration."""
         heap, clock = self._decoding, self.clock
+        if not heap or heap[0][0] > clock:
+            return
         while heap and heap[0][0] <= clock:
             r = heapq.heappop(heap)[2]
             self.n_decoding -= 1
