@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "benchmark",
     "ablate",
+    "load_delay",
 )
 
 

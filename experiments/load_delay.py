@@ -1,0 +1,201 @@
+"""How much of the analytic router's gain comes from knowing the edge load, and how fresh.
+
+The study behind ``edgeroute load-delay`` (issue 10): on one workload, the analytic rule
+(``S = p - alpha (T_edge - T_device) > theta``) is compared with the static semantic threshold
+at matched quality (RouteLLM's "performance gap recovered": fractions 0.8 / 0.9 / 0.95 of the
+always-device -> always-edge quality gap), once per way of knowing the load:
+
+* ``exact``: the hidden current state, instantly (the legacy observation);
+* ``delay <d> s``: beacons only, one load sample per second arriving ``d`` s later (no report
+  with answers, so the delay is the only knob);
+* ``load-blind``: the long-run mean load (``analytic_load_blind``).
+
+Protocol (no tuning on test): the static thresholds are calibrated to evenly spaced edge-call
+shares of the validation scores; for each mode and each ``alpha`` of the grid, the thetas are
+calibrated to edge shares of the validation distribution of ``S`` (recorded from always-edge's
+validation runs), and the alpha whose validation frontier gains most over the static one
+(mean over the levels) is kept; its theta sweep is then run on test. Every policy sees the
+same worlds (common random numbers: the observation mode changes what the device sees, never
+the world). Latencies are modelled (``cost_models``), qualities as the trace says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents import make_policy
+from agents.calibration import calibrate_threshold
+from experiments.evaluate import evaluate, reset_seed
+from experiments.frontier import FrontierPoint, interpolate_at_quality, reduction_pct
+
+#: Default delays of the study (s).
+DELAYS_S: tuple[float, ...] = (0.0, 1.0, 5.0, 30.0)
+#: Matched-quality levels (fractions of the device -> edge quality gap).
+LEVELS: tuple[float, ...] = (0.8, 0.9, 0.95)
+
+
+@dataclass(frozen=True)
+class StudyBudget:
+    seeds: tuple[int, ...]
+    tune_seeds: tuple[int, ...]
+    episodes: int
+    alpha_grid: tuple[float, ...]
+    points: int  # edge shares of each threshold sweep
+
+
+QUICK = StudyBudget((0,), (1,), 1, (0.3, 1.0), 7)
+FULL = StudyBudget((0, 1, 2), (3,), 5, (0.1, 0.3, 1.0), 11)
+
+
+def mode_configs(delays_s: Sequence[float]) -> list[tuple[str, dict[str, Any], str]]:
+    """(label, env config overrides, policy) of every mode of the study."""
+    out = [("exact", {"load_observation": "exact"}, "analytic")]
+    for d in delays_s:
+        out.append((f"delay {d:g} s", {"load_observation": "reported", "load_report_period_s": 1.0,
+                                       "load_report_delay_s": float(d),
+                                       "load_report_with_answers": False}, "analytic"))
+    out.append(("load-blind", {"load_observation": "exact"}, "analytic_load_blind"))
+    return out
+
+
+def _point(m: Mapping[str, float]) -> FrontierPoint:
+    return FrontierPoint(quality=m["quality"], latency_mean_s=m["latency_mean_s"],
+                         edge_rate=m["edge_rate"], knob=None, params=())  # fmt: skip
+
+
+def _record(env: gym.Env, seeds: Sequence[int], episodes: int) -> list[dict[str, Any]]:
+    """The router inputs of every query always-edge serves (for calibration)."""
+    out = []
+    for s in seeds:
+        for e in range(episodes):
+            _, info = env.reset(seed=reset_seed(s, e))
+            done = False
+            while not done:
+                out.append({"semantic_p": info["semantic_p"], "estimate": info["estimate"],
+                            "estimate_load_blind": info["estimate_load_blind"]})
+                _, _, done, _, info = env.step(1)
+    return out
+
+
+def _shares(n: int) -> np.ndarray:
+    return np.unique(np.r_[np.linspace(0.0, 1.0, n), 0.95, 0.99])
+
+
+def _sweep(env: gym.Env, name: str, kwargs: list[dict[str, Any]], seeds, episodes,
+           extremes: Sequence[FrontierPoint]) -> list[FrontierPoint]:  # fmt: skip
+    pts = [_point(evaluate(env, make_policy(name, **kw), seeds, episodes).metrics) for kw in kwargs]
+    return pts + list(extremes)
+
+
+def _gains(static: Sequence[FrontierPoint], cand: Sequence[FrontierPoint], q_dev: float,
+           q_edge: float, levels: Sequence[float]) -> dict[str, float | None]:  # fmt: skip
+    out: dict[str, float | None] = {}
+    for lv in levels:
+        tq = q_dev + lv * (q_edge - q_dev)
+        s = interpolate_at_quality(static, tq).latency_mean_s
+        c = interpolate_at_quality(cand, tq).latency_mean_s
+        out[f"{lv:g}"] = reduction_pct(s, c)
+    return out
+
+
+def run_load_delay_study(
+    env_id: str, env_config: Mapping[str, Any], budget: StudyBudget,
+    delays_s: Sequence[float] = DELAYS_S, levels: Sequence[float] = LEVELS,
+    log: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The study (module docstring) on one workload; plain values for JSON and the table."""
+    log = log or (lambda *_: None)
+
+    def make(split: str, extra: Mapping[str, Any]) -> gym.Env:
+        return gym.make(env_id, config={**env_config, **extra, "split": split})
+
+    b = budget
+    val0, test0 = make("validation", {}), make("test", {})
+    ext: dict[str, dict[str, list[FrontierPoint]]] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for split, env, seeds in (("validation", val0, b.tune_seeds), ("test", test0, b.seeds)):
+        dev = evaluate(env, make_policy("always_device"), seeds, b.episodes).metrics
+        edge = evaluate(env, make_policy("always_edge"), seeds, b.episodes).metrics
+        metrics[split] = {"device_quality": dev["quality"], "edge_quality": edge["quality"],
+                          "device_latency_mean_s": dev["latency_mean_s"],
+                          "edge_latency_mean_s": edge["latency_mean_s"]}  # fmt: skip
+        ext[split] = {"extremes": [_point(dev), _point(edge)]}
+    rec0 = _record(val0, b.tune_seeds, b.episodes)
+    thresholds = sorted({calibrate_threshold(np.array([r["semantic_p"] for r in rec0]), s)
+                         for s in _shares(b.points)})  # fmt: skip
+    static = {
+        split: _sweep(env, "semantic_threshold", [{"threshold": t} for t in thresholds], seeds,
+                      b.episodes, ext[split]["extremes"])
+        for split, env, seeds in (("validation", val0, b.tune_seeds), ("test", test0, b.seeds))
+    }  # fmt: skip
+    log(f"static frontiers done ({len(thresholds)} thresholds)")
+    rows = []
+    for label, extra, policy in mode_configs(delays_s):
+        val, test = make("validation", extra), make("test", extra)
+        rec = _record(val, b.tune_seeds, b.episodes)
+        best: tuple[float, float, list[float]] | None = None
+        for alpha in b.alpha_grid:
+            probe = make_policy(policy, alpha=alpha, theta=0.0)
+            scores = np.array([probe.score(r) for r in rec])
+            thetas = sorted({calibrate_threshold(scores, s) for s in _shares(b.points)})
+            pts = _sweep(val, policy, [{"alpha": alpha, "theta": t} for t in thetas],
+                         b.tune_seeds, b.episodes, ext["validation"]["extremes"])  # fmt: skip
+            g = _gains(static["validation"], pts, metrics["validation"]["device_quality"],
+                       metrics["validation"]["edge_quality"], levels)  # fmt: skip
+            score = float(np.mean([v for v in g.values() if v is not None] or [-np.inf]))
+            if best is None or score > best[0]:
+                best = (score, alpha, thetas)
+        assert best is not None
+        _, alpha, thetas = best
+        pts = _sweep(test, policy, [{"alpha": alpha, "theta": t} for t in thetas], b.seeds,
+                     b.episodes, ext["test"]["extremes"])  # fmt: skip
+        gains = _gains(static["test"], pts, metrics["test"]["device_quality"],
+                       metrics["test"]["edge_quality"], levels)  # fmt: skip
+        rows.append({"mode": label, "policy": policy, "alpha": alpha,
+                     "latency_reduction_pct_vs_static": gains})  # fmt: skip
+        log(f"{label}: alpha {alpha:g}, " + ", ".join(
+            f"{k}: {'-' if v is None else f'{v:+.1f}%'}" for k, v in gains.items()))
+    return {"env_id": env_id, "env_config": {k: v for k, v in env_config.items()},
+            "levels": list(levels), "delays_s": list(delays_s), "test": metrics["test"],
+            "rows": rows, "seeds": list(b.seeds), "tune_seeds": list(b.tune_seeds),
+            "episodes": b.episodes, "alpha_grid": list(b.alpha_grid),
+            "modelled": "latencies from our cost models (simulated shared edge, replayed link)"}
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """The study as a plain-text table (one row per way of knowing the load)."""
+    levels = [f"{lv:g}" for lv in result["levels"]]
+    head = f"{'load known as':20s}{'policy':24s}{'alpha':>7s}" + "".join(
+        f"{'gain @' + lv:>12s}" for lv in levels)
+    lines = [f"{result['env_id']}  {result['env_config']}", head]
+    for row in result["rows"]:
+        g = row["latency_reduction_pct_vs_static"]
+        cells = "".join(f"{'-' if g[lv] is None else f'{g[lv]:+.1f}%':>12s}" for lv in levels)
+        lines.append(f"{row['mode']:20s}{row['policy']:24s}{row['alpha']:7.3g}{cells}")
+    t = result["test"]
+    lines.append(
+        f"test: always-device quality {t['device_quality']:.3f} at {t['device_latency_mean_s']:.2f}"
+        f" s, always-edge {t['edge_quality']:.3f} at {t['edge_latency_mean_s']:.2f} s; gain = "
+        "mean-latency reduction vs the static semantic threshold at matched quality (fraction "
+        "of the device -> edge quality gap); modelled latencies")
+    return "\n".join(lines)
+
+
+#: The workloads the study runs on (the same configurations as the benchmark's entries of
+#: the same names in ``experiments/configs/benchmark.yaml``).
+WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mmlu": ("EdgeRoute/SingleTurn-v0", {"benchmark": "mmlu", "episode_queries": 100}),
+    "mmlu_shared_edge": ("EdgeRoute/SingleTurn-v0", {
+        "benchmark": "mmlu", "episode_queries": 100, "think_time_mean_s": 10.0,
+        "edge_mode": "shared", "edge_users": 900, "load_observation": "reported",
+        "link": "trace:att-lte-driving", "channel_estimate": "last"}),
+    "mt_bench_101_shared_edge": ("EdgeRoute/MultiTurn-v0", {
+        "benchmark": "mt_bench_101", "dialogues_per_episode": 20, "edge_mode": "shared",
+        "edge_users": 900, "load_observation": "reported", "link": "trace:att-lte-driving",
+        "channel_estimate": "last"}),
+}  # fmt: skip
