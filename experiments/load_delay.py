@@ -28,6 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import envs  # noqa: F401  (registers the environment ids)
 from agents import make_policy
 from agents.calibration import calibrate_threshold
 from experiments.evaluate import evaluate, reset_seed
