@@ -25,7 +25,7 @@ from cost_models.edge_server import EdgeServer
 from cost_models.edge_traffic import BackgroundTraffic, RoutingPolicy, poisson_rate_hz
 from cost_models.errors import require
 from cost_models.link import text_payload_bits_float
-from cost_models.payload import get_attachment, prompt_upload_bits
+from cost_models.payload import get_attachment, kv_migration_bits, prompt_upload_bits
 from cost_models.roofline import decode_time_s, prefill_time_s
 from cost_models.thermal import DeviceThermalState
 
@@ -132,6 +132,19 @@ def world_report(
     out["device"] = {"work_s": work, "total_s": wall, "heat": device_heat,
                      "speed_fraction": speed,
                      "energy_j": energy.compute_energy_j(work)}  # fmt: skip
+    # KV migration (beyond the paper): restore the device's own evicted KV of the history
+    # from a copy held at the edge, over the downlink, instead of recomputing it on the device.
+    if history_tokens > 0:
+        bits = kv_migration_bits(sc.device_model, history_tokens, sc.device_precision)
+        if link is not None:
+            mig = tl.transmit_s(bits, at_s, uplink=False)
+        else:
+            mig = access_latency_s + (bits / downlink_bps if downlink_bps > 0 else 3.0)
+        out["kv_migration"] = {
+            "tokens": history_tokens, "bits": bits, "migrate_s": mig,
+            "recompute_s": prefill_time_s(sc.device_model, sc.device_hw, history_tokens, 0,
+                                          sc.device_precision),
+        }  # fmt: skip
     out["faster"] = "device" if wall <= edge_total else "edge"
     out["modelled"] = ("modelled: roofline, continuous-batching simulator, thermal and energy "
                        "models; link rates replayed from the named trace")  # fmt: skip

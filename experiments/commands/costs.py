@@ -224,6 +224,12 @@ def _world_table(w: dict[str, object]) -> list[str]:
         f"estimate of the edge server from the report: {ms(est['total_s']).strip()} ms",
         f"faster: {w['faster']}   ({w['modelled']})",
     ]
+    if "kv_migration" in w:
+        m = w["kv_migration"]
+        lines.insert(-1, f"  device KV of the {m['tokens']} history tokens "
+                     f"({m['bits'] / 8e6:.1f} MB): migrate over the downlink "
+                     f"{ms(m['migrate_s']).strip()} ms vs recompute "
+                     f"{ms(m['recompute_s']).strip()} ms")
     return lines
 
 
