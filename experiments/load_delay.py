@@ -159,11 +159,20 @@ def run_load_delay_study(
                        metrics["test"]["edge_quality"], levels)  # fmt: skip
         rows.append({"mode": label, "policy": policy, "alpha": alpha,
                      "latency_reduction_pct_vs_static": gains})  # fmt: skip
+        if label == "exact":
+            # The exact-load operating point nearest 90% of the gap: where its decisions come
+            # from (edge share by observed load, R^2 of its estimate vs the load-blind one).
+            q90 = metrics["test"]["device_quality"] + 0.9 * (
+                metrics["test"]["edge_quality"] - metrics["test"]["device_quality"])
+            k = int(np.argmin([abs(p.quality - q90) for p in pts[: len(thetas)]]))
+            dependence = load_dependence(env_id, env_config, alpha, thetas[k], b.seeds,
+                                         b.episodes)  # fmt: skip
         log(f"{label}: alpha {alpha:g}, " + ", ".join(
             f"{k}: {'-' if v is None else f'{v:+.1f}%'}" for k, v in gains.items()))
     return {"env_id": env_id, "env_config": {k: v for k, v in env_config.items()},
             "levels": list(levels), "delays_s": list(delays_s), "test": metrics["test"],
-            "rows": rows, "seeds": list(b.seeds), "tune_seeds": list(b.tune_seeds),
+            "rows": rows, "load_dependence": dependence, "seeds": list(b.seeds),
+            "tune_seeds": list(b.tune_seeds),
             "episodes": b.episodes, "alpha_grid": list(b.alpha_grid),
             "modelled": "latencies from our cost models (simulated shared edge, replayed link)"}
 
@@ -178,6 +187,14 @@ def format_table(result: Mapping[str, Any]) -> str:
         g = row["latency_reduction_pct_vs_static"]
         cells = "".join(f"{'-' if g[lv] is None else f'{g[lv]:+.1f}%':>12s}" for lv in levels)
         lines.append(f"{row['mode']:20s}{row['policy']:24s}{row['alpha']:7.3g}{cells}")
+    dep = result.get("load_dependence")
+    if dep:
+        shares = ", ".join(f"{d['load_from']:.1f}-{d['load_to']:.1f}: {d['edge_share']:.1%}"
+                           for d in dep["edge_share_by_load"])  # fmt: skip
+        lines.append(f"exact-load analytic (alpha {dep['alpha']:g}, theta {dep['theta']:.3g}) "
+                     f"edge share by observed load {shares}; R^2 of its estimate of "
+                     f"T_edge - T_device: {dep['r2_estimate']:.3f}, of the load-blind one: "
+                     f"{dep['r2_load_blind_estimate']:.3f} ({dep['queries']} test queries)")
     t = result["test"]
     lines.append(
         f"test: always-device quality {t['device_quality']:.3f} at {t['device_latency_mean_s']:.2f}"
@@ -200,3 +217,49 @@ WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
         "edge_users": 900, "load_observation": "reported", "link": "trace:att-lte-driving",
         "channel_estimate": "last"}),
 }  # fmt: skip
+
+
+def load_dependence(
+    env_id: str, env_config: Mapping[str, Any], alpha: float, theta: float,
+    seeds: Sequence[int], episodes: int, bins: Sequence[float] = (0.0, 0.2, 0.5, 0.8, 1.01),
+) -> dict[str, Any]:  # fmt: skip
+    """Where the analytic router's decisions come from, on test: its edge-call share per bin
+    of the load it observes (the ``edge_utilisation`` slot), and how much of the realised
+    latency difference ``T_edge - T_device`` (hindsight) its estimate explains (R^2), with the
+    observed load and with the long-run mean (load-blind)."""
+    env = gym.make(env_id, config={**env_config, "split": "test"})
+    pol = make_policy("analytic", alpha=alpha, theta=theta)
+    pol.bind(list(env.unwrapped.observation_names))
+    slot = env.unwrapped.observation_names.index("edge_utilisation")
+    load, edge, est, blind, real = [], [], [], [], []
+    for s in seeds:
+        for e in range(episodes):
+            obs, info = env.reset(seed=reset_seed(s, e))
+            done = False
+            while not done:
+                a = pol.act(obs, info)
+                load.append(float(obs[slot]))
+                edge.append(a)
+                est.append(info["estimate"]["edge"]["total_s"]
+                           - info["estimate"]["device"]["total_s"])  # fmt: skip
+                blind.append(info["estimate_load_blind"]["edge"]["total_s"]
+                             - info["estimate_load_blind"]["device"]["total_s"])  # fmt: skip
+                h = info["hindsight"]["latency_s"]
+                real.append(h[1] - h[0])
+                obs, _, done, _, info = env.step(a)
+    load_a, edge_a = np.asarray(load), np.asarray(edge)
+    real_a = np.asarray(real)
+
+    def r2(pred: list[float]) -> float:
+        res = real_a - np.asarray(pred)
+        return float(1.0 - np.mean(res**2) / max(np.var(real_a), 1e-12))
+
+    shares = []
+    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+        m = (load_a >= lo) & (load_a < hi)
+        if m.any():
+            shares.append({"load_from": lo, "load_to": min(hi, 1.0), "queries": int(m.sum()),
+                           "edge_share": float(edge_a[m].mean())})  # fmt: skip
+    return {"alpha": alpha, "theta": theta, "edge_share_by_load": shares,
+            "r2_estimate": r2(est), "r2_load_blind_estimate": r2(blind),
+            "queries": int(len(real_a))}  # fmt: skip

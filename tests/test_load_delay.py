@@ -28,6 +28,10 @@ def test_study_runs_on_a_small_workload() -> None:
             assert gain is None or math.isfinite(gain)
     t = out["test"]
     assert t["edge_quality"] > t["device_quality"]
+    dep = out["load_dependence"]
+    assert sum(d["queries"] for d in dep["edge_share_by_load"]) == dep["queries"] == 30
+    assert all(0.0 <= d["edge_share"] <= 1.0 for d in dep["edge_share_by_load"])
+    assert dep["r2_estimate"] <= 1.0 and dep["r2_load_blind_estimate"] <= 1.0
     table = format_table(out)
     assert "load-blind" in table and "gain @0.9" in table and "modelled" in table
 
