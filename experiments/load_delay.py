@@ -212,6 +212,11 @@ WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
         "benchmark": "mmlu", "episode_queries": 100, "think_time_mean_s": 10.0,
         "edge_mode": "shared", "edge_users": 900, "load_observation": "reported",
         "link": "trace:att-lte-driving", "channel_estimate": "last"}),
+    # The same shared edge on the link-budget (SNR) link, the rate known exactly: isolates
+    # what the load reports are worth.
+    "mmlu_shared_edge_snr": ("EdgeRoute/SingleTurn-v0", {
+        "benchmark": "mmlu", "episode_queries": 100, "think_time_mean_s": 10.0,
+        "edge_mode": "shared", "edge_users": 900, "load_observation": "reported"}),
     "mt_bench_101_shared_edge": ("EdgeRoute/MultiTurn-v0", {
         "benchmark": "mt_bench_101", "dialogues_per_episode": 20, "edge_mode": "shared",
         "edge_users": 900, "load_observation": "reported", "link": "trace:att-lte-driving",
