@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import DEVICE, EDGE, Policy, register_policy
+from agents.base import DEVICE, EDGE, Policy
 from cost_models.errors import require
 from cost_models.router_cost import CostTerms, analytic_score
 
@@ -32,7 +32,6 @@ from cost_models.router_cost import CostTerms, analytic_score
 FORMS: tuple[str, ...] = ("auto", "single", "multi")
 
 
-@register_policy
 class Analytic(Policy):
     """``S = p - alpha (T_edge - T_device) > theta`` with switchable cost terms.
 
@@ -110,7 +109,6 @@ class Analytic(Policy):
         return f"{self.name}(alpha={self.alpha:.3g}, theta={self.theta:.3g}{suffix})"
 
 
-@register_policy
 class AnalyticLoadBlind(Analytic):
     """The analytic rule with a load-blind edge estimate: ``T_edge`` at the long-run mean
     load (``info["estimate_load_blind"]``: the Markov chain's stationary mean utilisation, or
@@ -130,7 +128,6 @@ class AnalyticLoadBlind(Analytic):
         )  # fmt: skip
 
 
-@register_policy
 class LoadAwareSemanticBlind(Analytic):
     """The analytic rule without the semantic score (``p`` replaced by 0.5): it routes on the
     estimated latency difference alone, from the observed load, link and device state, with

@@ -1,10 +1,11 @@
-"""One small policy interface for every router, and a registry of names.
+"""One small policy interface for every router (the registry of names is ``agents.registry``).
 
 Modelled on RouteLLM ``routers/routers.py`` (one abstract router, a dict of names to classes):
 a policy maps the environment's observation and documented ``info`` to an action, 0 (serve on
 the device) or 1 (serve on the edge). Policies see only what ``docs/architecture.md`` allows:
 the observation vector, ``env.unwrapped.observation_names`` (through :meth:`Policy.bind`) and
-the ``info`` keys ``semantic_p``, ``estimate`` and (Oracle only) ``hindsight``.
+the ``info`` keys ``semantic_p``, ``estimate`` and (the oracles only) ``hindsight``; the
+hindsight bound alone plans on the environment (``needs_env``, ``attach``).
 
 Tunable policies name their knob in :attr:`Policy.knob` so that the benchmark can sweep it to
 draw a quality-latency frontier (``with_knob``) without knowing each class.
@@ -12,14 +13,13 @@ draw a quality-latency frontier (``with_knob``) without knowing each class.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import require
 
 #: Action values of the environments' ``Discrete(2)`` action space.
 DEVICE: int = 0
@@ -37,8 +37,13 @@ class Policy(ABC):
     name: ClassVar[str] = "policy"
     #: Name of the constructor argument that a frontier sweep varies, or ``None``.
     knob: ClassVar[str | None] = None
-    #: True if the policy reads ``info["hindsight"]`` (the realised outcome): only the bound.
+    #: True if the policy reads ``info["hindsight"]`` (the realised outcome): the oracles.
     uses_hindsight: ClassVar[bool] = False
+    #: True if the policy plans on the environment itself (``attach(env)`` before running).
+    needs_env: ClassVar[bool] = False
+
+    def attach(self, env: Any) -> None:  # noqa: B027 (optional hook)
+        """Receive the unwrapped environment (only policies with ``needs_env``)."""
 
     def bind(self, observation_names: Sequence[str]) -> None:  # noqa: B027 (optional hook)
         """Receive the environment's observation slot names before the first episode."""
@@ -69,52 +74,3 @@ class Policy(ABC):
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-#: name -> policy class. Filled by :func:`register_policy`.
-POLICY_REGISTRY: dict[str, type[Policy]] = {}
-
-
-def register_policy(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: add ``cls`` to :data:`POLICY_REGISTRY` under ``cls.name``."""
-    require(
-        cls.name not in POLICY_REGISTRY or POLICY_REGISTRY[cls.name] is cls,
-        f"policy name {cls.name!r} is already registered by {POLICY_REGISTRY.get(cls.name)}",
-    )
-    POLICY_REGISTRY[cls.name] = cls
-    return cls
-
-
-def available_policies() -> list[str]:
-    """Registered policy names, sorted."""
-    _import_builtin_policies()
-    return sorted(POLICY_REGISTRY)
-
-
-def make_policy(name: str, **kwargs: Any) -> Policy:
-    """Build the registered policy ``name`` with ``kwargs``; unknown names/arguments raise."""
-    _import_builtin_policies()
-    if name not in POLICY_REGISTRY:
-        raise EdgeRouteError(
-            f"unknown policy {name!r}; available: {', '.join(sorted(POLICY_REGISTRY))}"
-        )
-    cls = POLICY_REGISTRY[name]
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = set(kwargs) - allowed
-    require(
-        not unknown,
-        f"policy {name!r} got unknown argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}",
-    )
-    return cls(**kwargs)
-
-
-def _import_builtin_policies() -> None:
-    # Importing the modules runs their @register_policy decorators.
-    import agents.analytic  # noqa: F401
-    import agents.baselines  # noqa: F401
-    import agents.oracle  # noqa: F401
-    import agents.ppo  # noqa: F401
-
-
-#: A function that evaluates a policy and returns its metrics (used by tuning helpers).
-PolicyEvaluator = Callable[[Policy], Mapping[str, float]]

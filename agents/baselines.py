@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import DEVICE, EDGE, Policy, register_policy
+from agents.base import DEVICE, EDGE, Policy
 from cost_models.errors import require
 
 
-@register_policy
 class AlwaysDevice(Policy):
     """Serve every query with the small on-device model."""
 
@@ -28,7 +27,6 @@ class AlwaysDevice(Policy):
         return DEVICE
 
 
-@register_policy
 class AlwaysEdge(Policy):
     """Serve every query with the large model on the edge server (full quality, most calls)."""
 
@@ -38,7 +36,6 @@ class AlwaysEdge(Policy):
         return EDGE
 
 
-@register_policy
 class RandomRouter(Policy):
     """Send each query to the edge with probability ``p``, independent of the query.
 
@@ -67,7 +64,6 @@ class RandomRouter(Policy):
         return {"p": self.p, "seed": self.seed}
 
 
-@register_policy
 class SemanticThreshold(Policy):
     """Static, latency-blind routing: edge iff ``info["semantic_p"] > threshold``.
 
@@ -89,7 +85,6 @@ class SemanticThreshold(Policy):
         return {"threshold": self.threshold}
 
 
-@register_policy
 class LatencyGreedy(Policy):
     """Pick the side with the lower estimated total latency (``info["estimate"]``); ties: device.
 

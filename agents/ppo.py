@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from agents.base import Policy, register_policy
+from agents.base import Policy
 from agents.observation_groups import keep_indices
 from cost_models.errors import EdgeRouteError, require
 
@@ -27,7 +27,6 @@ VECNORMALIZE_FILE = "vecnormalize.pkl"
 RUN_FILE = "run.yaml"
 
 
-@register_policy
 class PPOPolicy(Policy):
     """Deterministic actions of a trained SB3 PPO model.
 

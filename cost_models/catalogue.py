@@ -8,7 +8,7 @@ a property of a (model, precision) pair, used by both the roofline and the KV-ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cost_models.errors import lookup, require
 
@@ -255,7 +255,8 @@ HARDWARE_SPECS: dict[str, HardwareSpec] = {
                 "bus -> 5300e6 x 8 B x 2 = 84.8 GB/s); ~45 TOPS int8 NPU (assumed: "
                 "Qualcomm rates the same Hexagon generation at 45 TOPS in Snapdragon X Elite; it "
                 "does not publish a phone figure); fp16 (w4a16 activations) at half the int8 "
-                "rate; 12 GB phone RAM; KV budget 1 GiB (assumption: a foreground app's share)"
+                "rate; 12 GB phone RAM (e.g. Samsung Galaxy S25); the device KV budget is "
+                "derived from it (cost_models.device_memory: an app's RAM share less weights)"
             ),
             efficiency_source=(
                 "calibrated on Qualcomm AI Hub (huggingface.co/qualcomm/Llama-SEA-LION-v3.5-8B-R"
@@ -378,6 +379,28 @@ HARDWARE_SPECS: dict[str, HardwareSpec] = {
         ),
     )
 }
+
+
+#: Prefill speed of the vendor NPU stack over llama.cpp / MLC-LLM on the same phone: the roofline
+#: gives ``phone_npu`` ~1,750 prefill tokens/s for Llama-3.2-3B int4, which matches Qualcomm's
+#: own stack (fitted to AI Hub's time to first token; llm.npu, Xu et al. ASPLOS 2025,
+#: arXiv:2407.05858, >1,000 tokens/s on a 1.8B model) but not the open runtimes most apps ship:
+#: Transformer-Lite (Li et al., arXiv:2403.20041) reports ">10x" faster prefill than MLC-LLM and
+#: FastLLM on the same phones, llm.npu 22.4x on average over llama.cpp, MLC-LLM, MNN and TFLite.
+#: We take the lower end, 10x. Decode is memory-bound in both (same eta_m).
+LLAMA_CPP_PREFILL_GAP = 10.0
+HARDWARE_SPECS["phone_npu_llamacpp"] = replace(
+    HARDWARE_SPECS["phone_npu"],
+    name="phone_npu_llamacpp",
+    description="flagship phone (Snapdragon 8 Elite) running llama.cpp / MLC-LLM: the same "
+    f"memory system, prefill 1/{LLAMA_CPP_PREFILL_GAP:g} of the vendor NPU stack",
+    eta_f=HARDWARE_SPECS["phone_npu"].eta_f / LLAMA_CPP_PREFILL_GAP,
+    efficiency_source=(
+        "phone_npu's efficiencies with eta_f / 10: Transformer-Lite (arXiv:2403.20041) >10x "
+        "prefill over MLC-LLM / FastLLM; llm.npu (arXiv:2407.05858) 22.4x over llama.cpp / "
+        "MLC-LLM / MNN / TFLite on average"
+    ),
+)
 
 
 def get_hardware(name: str) -> HardwareSpec:

@@ -17,8 +17,8 @@ from cost_models.catalogue import (
     kv_bytes_per_token,
 )
 from cost_models.channel import ChannelScenario, get_channel_scenario
+from cost_models.device_memory import capacity_tokens
 from cost_models.errors import lookup, require
-from cost_models.kv_cache import capacity_tokens
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,9 @@ class DeploymentScenario:
 
     @property
     def device_kv_capacity_tokens(self) -> int:
-        """Tokens of the device model's KV cache that fit in the device hardware's budget."""
-        return capacity_tokens(
-            get_hardware(self.device_hw).kv_budget_bytes, self.device_model, self.device_precision
-        )
+        """Tokens of the device model's KV cache an app can keep: its share of the device's RAM
+        less the weights (``cost_models.device_memory``)."""
+        return capacity_tokens(self.device_model, self.device_hw, self.device_precision)
 
     def kv_bytes_per_token(self, side: str) -> int:
         require(side in ("device", "edge"), f"side must be 'device' or 'edge', got {side!r}")
@@ -91,6 +90,14 @@ SCENARIO_PRESETS: dict[str, DeploymentScenario] = {
             description="Llama-3.2-3B int4 on a flagship phone NPU; Llama-3.1-70B FP8 on one "
             "H100 SXM (70.6 GB of FP8 weights fit in 80 GB; Meta publishes an official FP8 "
             "405B and NVIDIA/neuralmagic FP8 70B checkpoints for single-node serving)",
+        ),
+        DeploymentScenario(
+            "phone_3b_llamacpp__edge_70b",
+            "llama-3.2-3b", "phone_npu_llamacpp", "int4",
+            "llama-3.1-70b", "h100_sxm", "fp8",
+            description="phone_3b__edge_70b with the phone running llama.cpp / MLC-LLM "
+            "(prefill 1/10 of the vendor NPU stack, cost_models.catalogue): recomputing a "
+            "long history on the phone costs ten times more",
         ),
         DeploymentScenario(
             "laptop_8b__edge_70b",

@@ -5,7 +5,7 @@ says whether it is modelled or cited.
 
 * The utilisation ``u`` of the edge server follows a discrete-time Markov chain over a few
   levels (:class:`LoadChain`, one transition per ``step_s`` seconds). :class:`EdgeLoadProcess`
-  steps it; ``envs.world.LoadPath`` samples the same law by its holding times.
+  steps it; ``envs.load_path.LoadPath`` samples the same law by its holding times.
 * Under load a decode step shares the GPU with other sequences of the continuous batch
   (:func:`decode_slowdown`) and a new request waits for admission (:func:`queue_delay_s`,
   M/M/1). Both are vectorised over numpy arrays with a plain-float fast path.
@@ -88,7 +88,7 @@ class LoadChain:
     the holding-time form of the same chain: in level ``i`` the chain stays a
     Geometric(1 - P_ii) number of steps, then jumps to ``j != i`` with probability
     ``P_ij / (1 - P_ii)`` (``stay``, ``log_stay``, ``jump_cum``), which is how
-    ``envs.world.LoadPath`` samples it with one draw per jump instead of one per step.
+    ``envs.load_path.LoadPath`` samples it with one draw per jump instead of one per step.
     """
 
     def __init__(

@@ -26,6 +26,10 @@ A transfer of ``D`` bits at rate ``R`` lasting ``T = D / R`` costs
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from cost_models.catalogue import get_hardware, get_model
 from cost_models.errors import require
 from cost_models.roofline import roofline_coefficients
@@ -44,9 +48,17 @@ LTE_TAIL_S = 11.576
 LTE_TAIL_POWER_MW = 1060.0
 
 
-def compute_energy_j(work_s: float, power_w: float = DEVICE_ACTIVE_POWER_W) -> float:
-    """Joules of ``work_s`` full-speed seconds of on-device compute."""
-    require(work_s >= 0, f"work_s must be >= 0, got {work_s!r}")
+def _nonnegative(**values: Any) -> None:
+    """EdgeRouteError unless every value (a float or an array) is >= 0 (NaN is rejected)."""
+    for name, value in values.items():
+        ok = value >= 0 if value.__class__ is float or value.__class__ is int else bool(
+            np.all(np.asarray(value) >= 0))
+        require(ok, f"{name} must be >= 0, got {value!r}")
+
+
+def compute_energy_j(work_s: Any, power_w: float = DEVICE_ACTIVE_POWER_W) -> Any:
+    """Joules of ``work_s`` full-speed seconds of on-device compute (floats or arrays)."""
+    _nonnegative(work_s=work_s)
     return power_w * work_s
 
 
@@ -60,17 +72,17 @@ def device_energy_per_token_j(
     return power_w * k.decode_s(float(context_tokens), 1.0)
 
 
-def transfer_energy_j(payload_bits: float, duration_s: float, uplink: bool) -> float:
+def transfer_energy_j(payload_bits: Any, duration_s: Any, uplink: bool) -> Any:
     """Joules of the radio while sending (``uplink``) or receiving ``payload_bits`` over
     ``duration_s`` seconds on air: ``alpha D / 1e6 + beta T`` (module docstring)."""
-    require(payload_bits >= 0 and duration_s >= 0, "payload_bits and duration_s must be >= 0")
+    _nonnegative(payload_bits=payload_bits, duration_s=duration_s)
     alpha = LTE_ALPHA_UP_MW_PER_MBPS if uplink else LTE_ALPHA_DOWN_MW_PER_MBPS
     return 1e-3 * (alpha * payload_bits / 1e6 + LTE_BETA_MW * duration_s)
 
 
-def connected_wait_energy_j(wait_s: float) -> float:
+def connected_wait_energy_j(wait_s: Any) -> Any:
     """Joules of keeping the radio connected (DRX tail power) while waiting ``wait_s``."""
-    require(wait_s >= 0, f"wait_s must be >= 0, got {wait_s!r}")
+    _nonnegative(wait_s=wait_s)
     return 1e-3 * LTE_TAIL_POWER_MW * wait_s
 
 
@@ -82,12 +94,11 @@ def tail_energy_j(gap_s: float) -> float:
 
 
 def edge_request_energy_j(
-    up_bits: float, up_s: float, down_bits: float, down_s: float, wait_s: float,
-    tail: bool = True,
-) -> float:  # fmt: skip
+    up_bits: Any, up_s: Any, down_bits: Any, down_s: Any, wait_s: Any, tail: bool = True,
+) -> Any:  # fmt: skip
     """Device joules of one offloaded request: uplink, connected wait for the server, downlink,
     and (``tail``) the full DRX tail after it (a caller that knows the next transfer's time
-    uses :func:`tail_energy_j` instead)."""
+    uses :func:`tail_energy_j` instead). Floats or numpy arrays elementwise."""
     e = transfer_energy_j(up_bits, up_s, True) + connected_wait_energy_j(wait_s)
     e += transfer_energy_j(down_bits, down_s, False)
     return e + (tail_energy_j(LTE_TAIL_S) if tail else 0.0)

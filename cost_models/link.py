@@ -115,9 +115,17 @@ def link_rate_bps(bandwidth_hz: float, snr_db: object, min_snr_db: float) -> np.
         b = float(bandwidth_hz)
         require(b > 0, f"bandwidth_hz must be > 0, got {bandwidth_hz!r}")
         return link_rate_float_bps(b, float(snr_db), float(min_snr_db))
-    s = _arr(snr_db)
-    r = _arr(shannon_rate_bps(bandwidth_hz, s))
-    return as_output(np.where(s >= min_snr_db, r, 0.0))
+    b = _arr(bandwidth_hz)
+    _require_positive(b, "bandwidth_hz", bandwidth_hz)
+    return as_output(link_rate_array_bps(b, _arr(snr_db), min_snr_db))
+
+
+def link_rate_array_bps(
+    bandwidth_hz: float, snr_db: np.ndarray, min_snr_db: float
+) -> np.ndarray:
+    """:func:`link_rate_bps` on a float array without argument checks (the vectorised law)."""
+    rate = bandwidth_hz * np.log2(1.0 + 10.0 ** (snr_db / 10.0))
+    return np.where(snr_db >= min_snr_db, rate, 0.0)
 
 
 def link_rate_float_bps(bandwidth_hz: float, snr_db: float, min_snr_db: float) -> float:

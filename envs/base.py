@@ -1,22 +1,22 @@
 """The one step path both environments share, and their static configuration.
 
 HighwayEnv-style (``highway_env/envs/common/abstract.py``): :meth:`EdgeRouteEnv.step` is
-defined here only. A subclass fixes the episode structure through four hooks:
+defined here only. A subclass fixes the episode structure through three hooks:
 
 * ``_begin_episode(rng)``: draw the episode's world at ``reset`` (every draw from ``rng`` =
   ``self.np_random``, in counts that do not depend on the actions: common random numbers);
-* ``_outcomes()``: for the pending query, the :class:`envs.outcome.Outcome` of each action
-  (device, edge) and the router's estimate, from the world as it is now (no state change);
+* ``_pending_query()``: for the pending query, the :class:`envs.outcome.Outcome` of each
+  action (device, edge), the router's estimate and the observation, from the world as it is
+  now (no state change);
 * ``_advance(served)``: move the world past the served outcome to the next query's arrival
-  (time, KV caches, edge retention);
-* ``_observe()``: the observation of the pending query.
+  (time, KV caches, edge retention).
 
 The base turns each outcome into ``terms = self._rewards(outcome)`` and the reward
-``self._reward(terms)`` (the configured weighted sum, :func:`envs.outcome.weighted_reward`),
+``self.reward_of(terms)`` (the configured weighted sum, :func:`envs.outcome.reward_function`),
 and builds ``info`` with :mod:`envs.outcome`'s builders. ``step(a)`` returns exactly outcome
 ``a`` of the pending query, so ``info["hindsight"]`` equals what ``step`` returns by
 construction. A new world dynamic is a path in :mod:`envs.world` drawn in
-``_begin_episode`` and read in ``_outcomes``; a new reward term is a change in
+``_begin_episode`` and read in ``_pending_query``; a new reward term is a change in
 :mod:`envs.outcome` only.
 
 Latency model (``cost_models.router_cost``, our reconstruction, not the paper's):
@@ -38,8 +38,9 @@ Everything that does not depend on the actions is computed once, vectorised thro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -61,10 +62,9 @@ from envs.data import PreparedSplit, get_trace, prepare_split
 from envs.outcome import (
     Outcome,
     add_pending_info,
+    reward_function,
     reward_terms,
-    reward_weights,
     served_info,
-    weighted_reward,
 )
 from envs.stateful import StatefulWorld
 from envs.stateful_config import STATEFUL_VALIDATORS, StatefulOptions, stateful_default_config
@@ -97,18 +97,26 @@ class EdgeRouteEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
     #: Whether an episode replays whole dialogues (KV state carries across turns).
     multi_turn: bool = False
+    #: The keys a subclass adds to (or whose defaults it changes in) the common config.
+    config_defaults: ClassVar[dict[str, Any]] = {}
+    #: Validators of the keys a subclass adds.
+    config_key_validators: ClassVar[dict[str, Validator]] = {}
 
     # ------------------------------------------------------------------ configuration
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        """The full default configuration (subclasses add their episode keys): the shared
-        keys of ``envs.config`` and the stateful-world keys of ``envs.stateful_config``."""
-        return {**common_default_config(), **stateful_default_config()}
+        """The full default configuration: the common keys (``envs.config``) and the
+        stateful-world keys (``envs.stateful_config``), updated with the subclass's
+        ``config_defaults``."""
+        return {
+            **common_default_config(), **stateful_default_config(),
+            **copy.deepcopy(cls.config_defaults),
+        }  # fmt: skip
 
     @classmethod
     def config_validators(cls) -> dict[str, Validator]:
-        return {**COMMON_VALIDATORS, **STATEFUL_VALIDATORS}
+        return {**COMMON_VALIDATORS, **STATEFUL_VALIDATORS, **cls.config_key_validators}
 
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -171,8 +179,9 @@ class EdgeRouteEnv(gym.Env):
         trace = cfg["trace"]
         if trace is None:
             trace = get_trace(
-                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"]
-            )
+                cfg["benchmark"], cfg["pair"], self.multi_turn, cfg["synthetic_size"],
+                cfg["document_tokens_mean"],
+            )  # fmt: skip
         obs_opts = {**common_default_config()["observation"], **cfg["observation"]}
         if obs_opts["embedding"] not in EMBEDDING_MODES:
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
@@ -239,7 +248,8 @@ class EdgeRouteEnv(gym.Env):
         self._answer_bits = c.answer_bits.tolist()
         starts = set(self.data.dialogue_starts.tolist())
         self._is_start = [r in starts for r in range(self.data.n_rows)]
-        self._weights = reward_weights(cfg["reward_weights"])
+        #: The reward of an outcome under this config's weights (envs.outcome).
+        self.reward_of = reward_function(cfg["reward_weights"])
         self.observation_names: list[str] = list(self.data.layout.names)
         steps = self._max_steps()
         if steps > MAX_EPISODE_STEPS:
@@ -293,9 +303,12 @@ class EdgeRouteEnv(gym.Env):
         """Draw the episode's world from ``rng`` (= ``self.np_random``); set ``_n_steps``."""
         raise NotImplementedError
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
-        """``((device, edge), estimate)`` for the pending query ``self._k``: the realised
-        outcome of each action and the router's estimate (fresh objects, no state change)."""
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        """``((device, edge), estimate, observation)`` of the pending query ``self._k``: the
+        realised outcome of each action, the router's estimate and what the agent observes
+        (fresh objects; no change to the world). It also sets ``self._estimate_blind``: the
+        same estimate with the edge load at its long-run mean (``info["estimate_load_blind"]``,
+        the load-blind baseline's input)."""
         raise NotImplementedError
 
     def _advance(self, served: Outcome) -> None:
@@ -303,42 +316,26 @@ class EdgeRouteEnv(gym.Env):
         next index; on the last step ``self._k == self._n_steps``)."""
         raise NotImplementedError
 
-    def _observe(self) -> np.ndarray:
-        """The observation of the pending query (a fresh array, not written again)."""
-        raise NotImplementedError
-
     # ------------------------------------------------------------------ rewards
 
-    def _rewards(self, outcome: Outcome) -> dict[str, Any]:
-        """Named reward terms of an outcome (HighwayEnv's ``_rewards``):
-        :func:`envs.outcome.reward_terms`."""
-        return reward_terms(outcome)
+    #: Named reward terms of an outcome (HighwayEnv's ``_rewards``): ``info["rewards"]``,
+    #: :func:`envs.outcome.reward_terms`. The reward is ``self.reward_of(outcome)``, their
+    #: configured weighted sum (:func:`envs.outcome.reward_function`, set by ``_configure``).
+    _rewards = staticmethod(reward_terms)
 
-    def _reward(self, terms: Mapping[str, Any]) -> Any:
-        """The reward: ``sum_k weight_k * term_k`` with ``config["reward_weights"]``."""
-        return weighted_reward(self._weights, terms)
-
-    def _evaluate_pending(self) -> None:
-        """Both outcomes of the pending query, their terms and rewards, and its observation."""
-        outcomes, self._estimate = self._outcomes()
-        rewards = self._rewards
-        terms = (rewards(outcomes[0]), rewards(outcomes[1]))
-        self._pending = outcomes
-        self._pending_terms = terms
-        self._pending_rewards = (self._reward(terms[0]), self._reward(terms[1]))
-        self._obs = self._observe()
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        """The reward of each outcome, ``self.reward_of(outcome)``. (The single-turn env reads
+        the same values from its episode table, computed by ``reward_of`` on the episode's
+        array outcomes at reset.)"""
+        reward = self.reward_of
+        return reward(outcomes[0]), reward(outcomes[1])
 
     def _pending_info(self, info: dict[str, Any]) -> dict[str, Any]:
-        info = add_pending_info(
-            info,
-            self.data.semantic_p[self._pending[0].row],
-            self._estimate,
-            self._pending,
-            self._pending_rewards,
-        )
-        # The same estimate at the long-run mean load (the load-blind router's input).
-        info["estimate_load_blind"] = self._estimate_blind
-        return info
+        pending = self._pending
+        return add_pending_info(
+            info, self.data.semantic_p[pending[0].row], self._estimate, pending,
+            self._pending_rewards, self._estimate_blind,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -354,7 +351,8 @@ class EdgeRouteEnv(gym.Env):
         self._k = 0
         self._begin_episode(self.np_random)
         self._episode_ready = True
-        self._evaluate_pending()
+        self._pending, self._estimate, self._obs = self._pending_query()
+        self._pending_rewards = self._score(self._pending)
         return self._obs, self._pending_info({})
 
     def step(self, action):
@@ -364,7 +362,7 @@ class EdgeRouteEnv(gym.Env):
         elif not self._episode_ready:
             self._action(action)  # raises: reset first
         served = self._pending[action]
-        info = served_info(served, self._pending_terms[action], self.data.row_meta[served.row])
+        info = served_info(served, self._rewards(served), self.data.row_meta[served.row])
         reward = self._pending_rewards[action]
         self._last = action
         self._k += 1
@@ -372,8 +370,15 @@ class EdgeRouteEnv(gym.Env):
         if self._k >= self._n_steps:
             self._episode_ready = False
             return self._obs.copy(), reward, True, False, info
-        self._evaluate_pending()
-        return self._obs, reward, False, False, self._pending_info(info)
+        # The next query: both outcomes, the estimate, the observation and the rewards.
+        pending, estimate, obs = self._pending_query()
+        rewards = self._score(pending)
+        self._pending, self._estimate, self._obs = pending, estimate, obs
+        self._pending_rewards = rewards
+        return obs, reward, False, False, add_pending_info(
+            info, self.data.semantic_p[pending[0].row], estimate, pending, rewards,
+            self._estimate_blind,
+        )
 
     def _action(self, action: Any) -> int:
         """``action`` as 0 or 1 if it is an element of ``Discrete(2)`` (a Python or numpy

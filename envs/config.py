@@ -134,6 +134,11 @@ def _optional_positive(key: str, value: Any) -> None:
         positive_number(key, value)
 
 
+def _optional_non_negative(key: str, value: Any) -> None:
+    if value is not None:
+        non_negative_number(key, value)
+
+
 #: Validators of the keys every environment shares (a subclass adds its episode keys).
 COMMON_VALIDATORS: dict[str, Validator] = {
     "benchmark": benchmark_name,
@@ -156,6 +161,8 @@ COMMON_VALIDATORS: dict[str, Validator] = {
     "observation": observation_options,
     "common_random_numbers": boolean,
     "synthetic_size": positive_int,
+    "document_tokens_mean": _optional_non_negative,
+    "history_authors": boolean,
 }
 
 
@@ -185,8 +192,9 @@ def common_default_config() -> dict[str, Any]:
         "edge_precision": None,
         # cost_models.channel.CHANNEL_PRESETS name; None = the deployment's channel.
         "channel": None,
-        # Device KV memory for this user's dialogue in bytes; None = the device hardware's
-        # kv_budget_bytes. Over capacity the device cache is evicted (cost_models.kv_cache).
+        # Device KV memory for this user's dialogue in bytes; None = the app budget of
+        # cost_models.device_memory (a share of the device's RAM less the weights). Past it
+        # the device keeps and recomputes a window of history (device_memory.device_turn).
         "device_kv_budget_bytes": None,
         # Mean user think time (s) between an answer and the next turn (multi-turn); in
         # single-turn, whose arrivals are open loop, the mean gap between query arrivals.
@@ -212,6 +220,14 @@ def common_default_config() -> dict[str, Any]:
         "common_random_numbers": True,
         # Dialogues (multi-turn) or queries (single-turn) of the synthetic trace.
         "synthetic_size": 400,
+        # long_sessions only: the average document length (tokens) the sessions are scaled to
+        # (envs.traces.long_sessions.with_document_tokens; None = as prepared, 1,000).
+        "document_tokens_mean": None,
+        # Multi-turn traces that model it (mt_eval): a turn's quality moves with the quality
+        # of the answers in its history when the other side wrote them
+        # (envs.traces.mt_eval_quality.HistoryAuthors); False = every turn keeps its trace
+        # quality whoever served the history.
+        "history_authors": True,
     }
 
 

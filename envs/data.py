@@ -24,9 +24,24 @@ _TRACE_MEMO: dict[tuple, Trace] = {}
 _PREP_MEMO: dict[tuple, tuple[Trace, PreparedSplit]] = {}
 
 
-def get_trace(benchmark: str, pair: str | None, multi_turn: bool, synthetic_size: int) -> Trace:
-    """The trace of ``benchmark`` (``"synthetic"`` builds one; others use ``load_trace``)."""
-    key = (benchmark, pair, multi_turn if benchmark == "synthetic" else None, synthetic_size)
+def get_trace(
+    benchmark: str,
+    pair: str | None,
+    multi_turn: bool,
+    synthetic_size: int,
+    document_tokens_mean: float | None = None,
+) -> Trace:
+    """The trace of ``benchmark`` (``"synthetic"`` builds one; others use ``load_trace``);
+    ``long_sessions`` with its documents scaled to ``document_tokens_mean`` if given."""
+    if document_tokens_mean is not None and benchmark != "long_sessions":
+        raise EdgeRouteError(
+            f"config['document_tokens_mean'] applies to benchmark 'long_sessions' only, not "
+            f"{benchmark!r}; leave it None"
+        )
+    key = (
+        benchmark, pair, multi_turn if benchmark == "synthetic" else None, synthetic_size,
+        document_tokens_mean,
+    )  # fmt: skip
     if key in _TRACE_MEMO:
         return _TRACE_MEMO[key]
     if benchmark == "synthetic":
@@ -45,6 +60,10 @@ def get_trace(benchmark: str, pair: str | None, multi_turn: bool, synthetic_size
                 "config['trace']"
             ) from None
         trace = load_trace(benchmark, pair=pair)
+        if document_tokens_mean is not None:
+            from envs.traces.long_sessions import with_document_tokens
+
+            trace = with_document_tokens(trace, float(document_tokens_mean))
     _TRACE_MEMO[key] = trace
     return trace
 

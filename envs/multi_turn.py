@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from cost_models import energy
+from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
 from envs import stateful_step
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
-from envs.outcome import SIDES, Outcome
-from envs.world import ChannelPath, LoadPath, load_jumps_for, lognormal_params, seed_from_uniform
+from envs.load_path import LoadPath, load_jumps_for, seed_from_uniform
+from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_function
+from envs.traces.mt_eval_quality import HistoryAuthors
+from envs.world import ChannelPath, lognormal_params
 
 #: Service time allowed per turn when sizing the world drawn at reset (s): on MT-Bench-101
 #: with the default deployment 99% of turns take under 9 s; a longer episode extends the
@@ -26,6 +29,17 @@ SERVICE_ALLOWANCE_S = 10.0
 #: stay cached), and capped at ``MAX_RESET_BLOCKS``.
 BLOCK_QUANTUM = 16
 MAX_RESET_BLOCKS = 1 << 14
+
+
+class HindsightProblem(NamedTuple):
+    """The pending dialogue's realised world (``MultiTurnEnv.hindsight_problem``), in the form
+    agents.hindsight_search.best_sequence takes: remaining turns, oracle, state, and
+    ``restore()`` to put the environment back as it was."""
+
+    n_turns: int
+    oracle: Any
+    state0: tuple
+    restore: Any
 
 
 class MultiTurnEnv(EdgeRouteEnv):
@@ -96,25 +110,15 @@ class MultiTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = True
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = super().default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
-                "benchmark": "mt_bench_101",
-                # Dialogues of one user per episode, played back to back.
-                "dialogues_per_episode": 1,
-                # Mean think time between turns of a dialogue (s); modelled, lognormal.
-                "think_time_mean_s": 20.0,
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "dialogues_per_episode": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MT-Bench-101 (modelled per-turn quality).
+        "benchmark": "mt_bench_101",
+        # Dialogues of one user per episode, played back to back.
+        "dialogues_per_episode": 1,
+        # Mean think time between turns of a dialogue (s); modelled, lognormal.
+        "think_time_mean_s": 20.0,
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {"dialogues_per_episode": positive_int}
 
     def _max_steps(self) -> int:
         starts = self.data.dialogue_starts
@@ -144,6 +148,9 @@ class MultiTurnEnv(EdgeRouteEnv):
         self._think_mean_s = mean_s
         self._think_mu, self._think_sigma = lognormal_params(mean_s, cv)
         self._crn = bool(cfg["common_random_numbers"])
+        # Whose answers form the history (mt_eval): the trace's kappa, or 0 (no effect).
+        kappa = self.trace.meta.get("author_kappa") if cfg["history_authors"] else None
+        self._authors = HistoryAuthors(float(kappa) if kappa else 0.0)
 
     def _begin_episode(self, rng: np.random.Generator) -> None:
         """Draw the episode's dialogues, think times, retention uniforms and world (fixed
@@ -178,6 +185,7 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv = self.kv
         kv.device_capacity_tokens = self.device_capacity_tokens
         kv.reset()
+        self._authors.reset()
         self._t = 0.0
         self._edge_last_s = 0.0
         self._edge_believed = 0  # the edge prefix the device believes cached (its last send)
@@ -213,14 +221,17 @@ class MultiTurnEnv(EdgeRouteEnv):
         kv = self.kv
         new_dialogue = self._new_dialogue[k]
         if not new_dialogue:
-            # The KV state carries to the next turn of this dialogue.
+            # The KV state carries to the next turn of this dialogue, and so does its history.
             a, r = served.action, served.row
             kv.grow(SIDES[a], self.data.prompt_tokens[r], self.data.output_tokens[a][r])
             if a == 1:
                 self._edge_believed = kv.total_tokens
+            q = self.data.quality
+            self._authors.served(served.quality, q[0][r], q[1][r])
         t = self._t = t_done + self._think[k - 1]
         if new_dialogue:
             kv.reset()
+            self._authors.reset()
             self._last = -1
             self._edge_believed = 0
         elif kv.cached_tokens["edge"] > 0:
@@ -238,14 +249,12 @@ class MultiTurnEnv(EdgeRouteEnv):
             if not u < p:
                 kv.evict_edge()
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
-        """Both outcomes of the pending turn at the current clock, channel, load and KV state."""
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        """Both outcomes of the pending turn at the current clock, channel, load and KV state,
+        the router's estimate, and the observation (this episode's row of the turn: its static
+        slots, then the dynamic state)."""
         if self.world is not None:
-            outcomes, estimate, self._estimate_blind = stateful_step.multi_turn_outcomes(
-                self, self._t)
-            view = self.world.view(self._t)
-            self._link_now = (0.0, 0.0, view.uplink_bps, view.downlink_bps, 0.0)
-            return outcomes, estimate
+            return stateful_step.multi_turn_pending(self)
         d = self.data
         r = self._rows[self._k]
         t = self._t
@@ -253,33 +262,30 @@ class MultiTurnEnv(EdgeRouteEnv):
         cm = self.channel_model
         ul_db, dl_db, ul_bps, dl_bps = ch.link(t)
         lv = self.load.level(t)
-        self._link_now = (ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv])
         kv = self.kv
         H = kv.total_tokens
         acc = cm.access_latency_s
         pen = cm.outage_penalty_s
         slow = self._slow_list[lv]
         queue_s = self._queue_list[lv]
+        L = d.prompt_tokens[r]
+        roof_e = self._roof[1]
+        pred_e = self._pred_out[1]
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
-            pf_d, dec_d, dec_d_pred, pf_e, dec_e, dec_e_pred = self._fresh[r]
-            base_pf_d, base_pf_e = pf_d, pf_e
-            up_tokens = d.prompt_tokens[r]
+            pf_e, dec_e, dec_e_pred = self._fresh[r][3:]
+            base_pf_e = pf_e
+            pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self.device_costs(0, 0, r)
+            up_tokens = L
             up_bits = self._prompt_bits[r]
             up_s = base_up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
         else:
             cached = kv.cached_tokens
             cd = cached["device"]
             ce = cached["edge"]
-            L = d.prompt_tokens[r]
             ctx = H + L
-            roof_d, roof_e = self._roof
-            pred_d, pred_e = self._pred_out
-            pf_d = roof_d.prefill_s(H - cd + L, cd)
-            dec_d = roof_d.decode_s(ctx, d.output_tokens[0][r])
-            dec_d_pred = roof_d.decode_s(ctx, pred_d)
-            base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+            pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self.device_costs(H, cd, r)
             up_tokens = H - ce + L
             up_bits = text_payload_bits_float(up_tokens)
             up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
@@ -303,14 +309,17 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
-        device = Outcome(0, d.quality[0][r], lat_d, (pf_d, dec_d), last == 1, H - cd, 0, 0.0,
-                         t + lat_d, r, energy.compute_energy_j(lat_d))  # fmt: skip
-        edge = Outcome(
-            1, d.quality[1][r], lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
+        q_d, q_e = self.turn_quality(r)
+        device = outcome_from_fields((
+            0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r,
+            energy.compute_energy_j(lat_d),
+        ))  # fmt: skip
+        edge = outcome_from_fields((
+            1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
             energy.edge_request_energy_j(up_bits, up_s, self._answer_bits[r], down_s,
                                          queue_s + pf_e + dec_e),
-        )  # fmt: skip
+        ))  # fmt: skip
         down_pred_s = transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen)
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
@@ -321,21 +330,130 @@ class MultiTurnEnv(EdgeRouteEnv):
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, self.blind_queue_s, pf_e, base_pf_e,
             dec_e_pred / slow * self.blind_slowdown, down_pred_s,
         )  # fmt: skip
-        return (device, edge), estimate
-
-    def _observe(self) -> np.ndarray:
-        """This episode's row of the pending turn (static slots), with the dynamic state."""
         obs = self._obs_all[self._k]
-        kv = self.kv
-        cached = kv.cached_tokens
-        ul_db, dl_db, ul_bps, dl_bps, util = self._link_now
-        edge_cached = cached["edge"]
-        if self.world is not None and self.world.opts.load_observation != "exact":
-            edge_cached = min(self._edge_believed, kv.total_tokens)  # what the device knows
         self.data.layout.write_state(
-            obs, kv.total_tokens, ul_db, dl_db, ul_bps, dl_bps, util, kv.device_occupancy(),
-            cached["device"], edge_cached, self._last,
+            obs, H, ul_db, dl_db, ul_bps, dl_bps, self.load_chain.levels[lv],
+            kv.device_occupancy(), cd, ce, last,
         )  # fmt: skip
+        return (device, edge), estimate, obs
+
+    def device_costs(self, H: int, cd: int, r: int) -> tuple[float, float, float, float, int]:
+        """Device costs of turn row ``r`` after ``H`` history tokens of which the device holds
+        ``cd``: (prefill, decode, predicted decode, prefill as if the history were cached,
+        recomputed tokens); past the KV capacity, :meth:`_device_window`'s window rule."""
+        d = self.data
+        L, out_d = d.prompt_tokens[r], d.output_tokens[0][r]
+        cap, pred_d = self.device_capacity_tokens, self._pred_out[0]
+        if H + L + out_d > cap:
+            # Past the device's KV capacity: it keeps and recomputes a window of history
+            # (cost_models.device_memory.device_turn).
+            return self._device_window(H, L, out_d, cap, pred_d)
+        if H == 0:  # first turn: nothing cached, costs precomputed per row
+            pf_d, dec_d, dec_d_pred = self._fresh[r][:3]
+            return pf_d, dec_d, dec_d_pred, pf_d, 0
+        roof_d = self._roof[0]
+        ctx = H + L
+        pf_d = roof_d.prefill_s(H - cd + L, cd)
+        base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
+        return pf_d, roof_d.decode_s(ctx, out_d), roof_d.decode_s(ctx, pred_d), base_pf_d, H - cd
+
+    def turn_quality(self, r: int) -> tuple[float, float]:
+        """Quality of turn row ``r`` on (device, edge): the trace's, or on mt_eval the one
+        given whose answers form the history (``envs.traces.mt_eval_quality``)."""
+        q_small, q_large = self.data.quality[0][r], self.data.quality[1][r]
+        authors = self._authors
+        if authors.kappa:
+            return authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
+        return q_small, q_large
+
+    def _device_window(
+        self, H: int, L: int, out: int, cap: int, pred: float
+    ) -> tuple[float, float, float, float, int]:
+        """Device costs past the KV capacity: ``cost_models.device_memory.device_turn``'s
+        window (the most recent ``cap - L - out`` history tokens, recomputed; a prompt that
+        alone does not fit keeps its last ``cap - out`` tokens), on the scalar roofline.
+        Returns (prefill, decode, predicted decode, prefill as if the window were cached,
+        recomputed tokens)."""
+        kept = cap - L - out if cap > L + out else 0
+        new = L if cap - out >= L else (cap - out if cap > out else 0)
+        roof = self._roof[0]
+        ctx = kept + new
+        return (
+            roof.prefill_s(ctx, 0), roof.decode_s(ctx, out), roof.decode_s(ctx, pred),
+            roof.prefill_s(new, kept), kept,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ hindsight bound
+
+    def _snapshot(self) -> tuple:
+        """Everything ``_outcomes`` and ``_advance`` read or change (hashable)."""
+        kv, a = self.kv, self._authors
+        return (
+            self._k, self._t, self._edge_last_s, self._last, kv.total_tokens,
+            kv.cached_tokens["device"], kv.cached_tokens["edge"], kv.device_evictions,
+            kv.edge_evictions, a._n, a._served, a._own[0], a._own[1],
+        )  # fmt: skip
+
+    def _restore(self, snap: tuple) -> None:
+        kv, a = self.kv, self._authors
+        (self._k, self._t, self._edge_last_s, self._last, kv.total_tokens, cd, ce,
+         kv.device_evictions, kv.edge_evictions, a._n, a._served, own0, own1) = snap  # fmt: skip
+        kv.cached_tokens = {"device": cd, "edge": ce}
+        a._own = [own0, own1]
+
+    def hindsight_problem(self, reward_weights_override=None) -> HindsightProblem:
+        """The pending dialogue's realised world, for ``hindsight_optimal``: its remaining
+        turns, an oracle ``(turn, action, state) -> (reward, next state)`` that serves the
+        turn with this environment's own ``_outcomes`` / ``_advance`` and reward (what
+        ``step`` would return from that state), the current state, and ``restore()``.
+
+        ``reward_weights_override`` (e.g. ``{"latency": -0.3}``) replaces some reward weights
+        for the plan only. Needs common random numbers (the world must not depend on the
+        actions) and a pending turn.
+        """
+        if not self._episode_ready:
+            raise EdgeRouteError("hindsight_problem needs a pending turn: reset() first")
         if self.world is not None:
-            stateful_step.write_observation(self, obs)
-        return obs
+            raise EdgeRouteError(
+                "hindsight_problem needs a world that does not depend on the actions: turn the "
+                "stateful-world features off (shared_edge, load/channel observation, trace link, "
+                "thermal, attachments; envs.stateful_config)"
+            )
+        if not self._crn:
+            raise EdgeRouteError(
+                "hindsight_problem needs config['common_random_numbers'] = True: without it "
+                "the edge-retention draws depend on the actions, so there is no fixed world"
+            )
+        k0 = self._k
+        end = k0 + 1
+        while end < self._n_steps and not self._new_dialogue[end]:
+            end += 1
+        if reward_weights_override:
+            reward_of = reward_function(
+                {**self.config["reward_weights"], **reward_weights_override}
+            )
+        else:
+            reward_of = self.reward_of
+        state0 = self._snapshot()
+        # Both outcomes of a state are computed once: the search asks for action 0 and, later,
+        # action 1 from the same state.
+        outcomes: dict[tuple, tuple[Outcome, Outcome]] = {}
+
+        def oracle(turn: int, action: int, state: tuple) -> tuple[float, tuple]:
+            self._restore(state)
+            both = outcomes.get(state)
+            if both is None:
+                both = outcomes[state] = self._pending_query()[0]
+            served = both[action]
+            reward = reward_of(served)
+            self._last = action
+            self._k += 1
+            self._advance(served)
+            return float(reward), self._snapshot()
+
+        def restore() -> None:
+            self._restore(state0)
+            self._pending, self._estimate, self._obs = self._pending_query()
+            self._pending_rewards = self._score(self._pending)
+
+        return HindsightProblem(end - k0, oracle, state0, restore)

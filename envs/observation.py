@@ -138,6 +138,10 @@ class ObservationLayout:
         self._history = i["log1p_history_tokens"]
         #: The dynamic slots written as one run: uplink SNR .. last model (edge).
         self._state = slice(i["uplink_snr_db/10"], i["last_model_edge"] + 1)
+        self._link = slice(i["uplink_snr_db/10"], i["edge_utilisation"] + 1)
+        link_slots = ("uplink_snr_db/10", "downlink_snr_db/10", "log1p_uplink_mbps",
+                      "log1p_downlink_mbps", "edge_utilisation")  # fmt: skip
+        assert [i[s] for s in link_slots] == list(range(self._link.start, self._link.stop))
         self._last = (i["last_model_device"], i["last_model_edge"])
 
     def static(
@@ -172,23 +176,21 @@ class ObservationLayout:
     ) -> None:
         """Write the link and load slots of the rows of ``obs`` (``[n, dim]``), vectorised."""
         lo, hi = SNR_RANGE_DB[0] / 10.0, SNR_RANGE_DB[1] / 10.0
-        i = self.index
-        obs[:, i["uplink_snr_db/10"]] = np.clip(uplink_snr_db / 10.0, lo, hi)
-        obs[:, i["downlink_snr_db/10"]] = np.clip(downlink_snr_db / 10.0, lo, hi)
-        obs[:, i["log1p_uplink_mbps"]] = np.minimum(np.log1p(uplink_bps / 1e6), RATE_SLOT_MAX)
-        obs[:, i["log1p_downlink_mbps"]] = np.minimum(
-            np.log1p(downlink_bps / 1e6), RATE_SLOT_MAX
+        # The five slots are consecutive (SCALAR_SLOTS order): one block assignment.
+        obs[:, self._link] = np.column_stack(
+            (
+                np.clip(uplink_snr_db / 10.0, lo, hi),
+                np.clip(downlink_snr_db / 10.0, lo, hi),
+                np.minimum(np.log1p(uplink_bps / 1e6), RATE_SLOT_MAX),
+                np.minimum(np.log1p(downlink_bps / 1e6), RATE_SLOT_MAX),
+                utilisation,
+            )
         )
-        obs[:, i["edge_utilisation"]] = utilisation
 
     def write_last_model(self, obs: np.ndarray, last: np.ndarray) -> None:
         """Write the last-model one-hot of the rows of ``obs`` (``last`` -1: none yet)."""
         obs[:, self._last[0]] = last == 0
         obs[:, self._last[1]] = last == 1
-
-    def set_last_model(self, obs_row: np.ndarray, last: int) -> None:
-        """Set the last-model one-hot of one observation whose slots are 0 (``last`` 0 or 1)."""
-        obs_row[self._last[last]] = 1.0
 
     def write_state(
         self,

@@ -8,20 +8,25 @@ The one step path (``envs.base.EdgeRouteEnv.step``) is built from the pieces her
   construction. The fields are floats for one query, or numpy arrays over many (the batched
   vector env, a single-turn episode evaluated at reset).
 * :func:`reward_terms` (HighwayEnv's ``_rewards()``): the named terms of an outcome, and
-  :func:`weighted_reward`: the configured weighted sum of them, the reward. The one home of
-  both, for every environment including the batched one.
+  :func:`reward_function`: the reward, the configured weighted sum of them. Both are compiled
+  from :data:`REWARD_TERM_SOURCE`, the one home of the terms, for every environment
+  including the batched one.
 * :func:`served_info` and :func:`add_pending_info`: the one builder of ``info``
   (``docs/architecture.md`` lists the keys).
 
-Adding a reward term is a change here only: a name in :data:`REWARD_TERMS`, its default weight
-in :data:`DEFAULT_REWARD_WEIGHTS` and its value in :func:`reward_terms` (from an :class:`Outcome`
-field; a new field is filled by the environments' outcome functions).
+Adding a reward term is a change here only: its expression in :data:`REWARD_TERM_SOURCE` and
+its default weight in :data:`DEFAULT_REWARD_WEIGHTS` (from an :class:`Outcome` field; a new
+field is filled by the environments' ``_pending_query``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
+
+from cost_models.errors import EdgeRouteError
 
 #: Action -> the side that serves: 0 device, 1 edge.
 SIDES: tuple[str, str] = ("device", "edge")
@@ -32,8 +37,19 @@ LATENCY_PARTS: tuple[tuple[str, ...], tuple[str, ...]] = (
     ("uplink_s", "queue_s", "prefill_s", "decode_s", "downlink_s"),
 )
 
+#: Each reward term as an expression of the outcome ``out`` (floats, or numpy arrays
+#: elementwise): the one home of the terms; :func:`reward_terms` and :func:`reward_function`
+#: are compiled from it. ``quality`` is the serving model's quality in [0, 1], ``latency`` the
+#: realised seconds, ``edge_call`` 1 on the edge, ``switch`` 1 if the side changed.
+REWARD_TERM_SOURCE: dict[str, str] = {
+    "quality": "out.quality",
+    "latency": "out.latency_s",
+    "edge_call": "out.action * 1.0",
+    "switch": "out.switched * 1.0",
+    "energy": "out.energy_j",
+}
 #: The reward terms, in the order of the weighted sum (the weights dict has these keys).
-REWARD_TERMS: tuple[str, ...] = ("quality", "latency", "edge_call", "switch", "energy")
+REWARD_TERMS: tuple[str, ...] = tuple(REWARD_TERM_SOURCE)
 #: Default weight per term (signs are in the weights): quality in [0, 1], latency in seconds,
 #: edge_call and switch in {0, 1}, energy in joules of the device (compute on the device, the
 #: radio for the edge path: cost_models.energy; modelled), off by default.
@@ -74,6 +90,17 @@ class Outcome(NamedTuple):
     energy_j: float = 0.0
 
 
+def records(cls: type[tuple], rows: Any) -> list:
+    """``[cls._make(row) for row in rows]`` without the per-row Python call (``tuple.__new__``
+    directly; each row must hold exactly the fields of ``cls``, in order)."""
+    return list(map(partial(tuple.__new__, cls), rows))
+
+
+#: ``Outcome._make(fields)`` for the per-step path: a C-level call instead of a Python one
+#: (``fields`` must be the eleven fields in order).
+outcome_from_fields: Callable[[tuple], Outcome] = partial(tuple.__new__, Outcome)
+
+
 class RowMeta(NamedTuple):
     """What ``info`` reports about a served trace row besides its outcome."""
 
@@ -82,55 +109,74 @@ class RowMeta(NamedTuple):
     turn_index: int
 
 
-def reward_terms(out: Outcome) -> dict[str, Any]:
-    """The named reward terms of ``out`` (elementwise for array outcomes): ``quality``,
-    ``latency`` (realised seconds), ``edge_call`` (1 on the edge), ``switch`` (1 if the
-    side changed) and ``energy`` (device joules)."""
-    return {
-        "quality": out.quality,
-        "latency": out.latency_s,
-        "edge_call": out.action * 1.0,
-        "switch": out.switched * 1.0,
-        "energy": out.energy_j,
-    }
+def _compiled(source: str, doc: str) -> Callable[[Outcome], Any]:
+    """``lambda out: <source>``, compiled once (no builtins in scope), with ``doc``."""
+    function = eval(f"lambda out: {source}", {"__builtins__": {}})  # noqa: S307
+    function.__doc__ = doc
+    return function
 
 
-def reward_weights(weights: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
-    """The config's ``reward_weights`` as ``(term, weight)`` pairs in :data:`REWARD_TERMS`
-    order (a missing term weighs 0), the form :func:`weighted_reward` takes."""
-    return tuple((term, float(weights.get(term, 0.0))) for term in REWARD_TERMS)
+#: ``reward_terms(out) -> {term: value}``: the named reward terms of an outcome (HighwayEnv's
+#: ``_rewards()``), elementwise for array outcomes; compiled from :data:`REWARD_TERM_SOURCE`.
+reward_terms: Callable[[Outcome], dict[str, Any]] = _compiled(
+    "{" + ", ".join(f"{term!r}: {expr}" for term, expr in REWARD_TERM_SOURCE.items()) + "}",
+    "The named reward terms of ``out``: ``{term: value}`` (envs.outcome.REWARD_TERM_SOURCE).",
+)
 
 
-def weighted_reward(weights: Sequence[tuple[str, float]], terms: Mapping[str, Any]) -> Any:
-    """``sum_k weight_k * term_k``, summed left to right in :data:`REWARD_TERMS` order (floats
-    or numpy arrays alike)."""
-    pairs = iter(weights)
-    term, weight = next(pairs)
-    total = weight * terms[term]
+def reward_function(weights: Mapping[str, float]) -> Callable[[Outcome], Any]:
+    """``reward_of(out)``: the reward of an outcome, ``sum_k weight_k * term_k(out)`` over
+    :data:`REWARD_TERMS` (a term missing from ``weights`` weighs 0), added left to right:
+    exactly the weighted sum of ``reward_terms(out)``.
+
+    Built once per configuration as one compiled expression, ``lambda out: w_0 *
+    (out.quality) + w_1 * (out.latency_s) + ...`` (the way ``collections.namedtuple`` and
+    ``dataclasses`` build methods from source): the reward of both actions of every pending
+    query is on the hot path, and building the terms dict and looping over it there costs more
+    than the arithmetic. The weights are embedded by ``repr``, which round-trips a float
+    exactly, so the result is the IEEE value of ``((w_0 t_0 + w_1 t_1) + w_2 t_2) + ...`` for
+    floats and numpy arrays alike.
+    """
+    pairs = [(term, float(weights.get(term, 0.0))) for term in REWARD_TERMS]
     for term, weight in pairs:
-        total = total + weight * terms[term]
-    return total
+        if not math.isfinite(weight):
+            raise EdgeRouteError(f"reward weight {term!r} = {weight!r}: need a finite number")
+    source = " + ".join(f"{weight!r} * ({REWARD_TERM_SOURCE[term]})" for term, weight in pairs)
+    return _compiled(source, f"The reward of ``out``: {source}.")
 
 
 def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str, Any]:
-    """The ``info`` keys of the query just served (fresh objects every call)."""
-    latency = dict(zip(LATENCY_PARTS[out.action], out.latency, strict=True))
-    latency["total_s"] = out.latency_s
+    """The ``info`` keys of the query just served (fresh objects every call). ``latency`` is
+    the parts of ``out.latency`` by their ``LATENCY_PARTS`` names plus ``total_s`` (written
+    out per side: this runs every step)."""
+    # (Unpacked by field order: attribute access costs more than this on the per-step path.)
+    (action, quality, latency_s, parts, switched, recomputed, up_tokens, up_bytes, time_s, _,
+     energy_j) = out
+    benchmark, dialogue_id, turn_index = meta
+    if action:
+        up, queue, prefill, decode, down = parts
+        latency = {
+            "uplink_s": up, "queue_s": queue, "prefill_s": prefill, "decode_s": decode,
+            "downlink_s": down, "total_s": latency_s,
+        }  # fmt: skip
+    else:
+        prefill, decode = parts
+        latency = {"prefill_s": prefill, "decode_s": decode, "total_s": latency_s}
     return {
         "rewards": terms,
         "latency": latency,
-        "latency_s": out.latency_s,
-        "quality": out.quality,
-        "model": SIDES[out.action],
-        "switched": out.switched,
-        "recomputed_tokens": out.recomputed_tokens,
-        "uplink_tokens": out.uplink_tokens,
-        "uplink_bytes": out.uplink_bytes,
-        "benchmark": meta.benchmark,
-        "dialogue_id": meta.dialogue_id,
-        "turn_index": meta.turn_index,
-        "time_s": out.time_s,
-        "energy_j": out.energy_j,
+        "latency_s": latency_s,
+        "quality": quality,
+        "model": SIDES[action],
+        "switched": switched,
+        "recomputed_tokens": recomputed,
+        "uplink_tokens": up_tokens,
+        "uplink_bytes": up_bytes,
+        "benchmark": benchmark,
+        "dialogue_id": dialogue_id,
+        "turn_index": turn_index,
+        "time_s": time_s,
+        "energy_j": energy_j,
     }
 
 
@@ -140,12 +186,16 @@ def add_pending_info(
     estimate: dict[str, dict[str, float]],
     outcomes: tuple[Outcome, Outcome],
     rewards: tuple[float, float],
+    estimate_load_blind: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    """Add the pending query's keys to ``info``: ``semantic_p``, the router's ``estimate`` and
-    the ``hindsight`` (the realised outcome of each action, as ``step`` will return it)."""
+    """Add the pending query's keys to ``info``: ``semantic_p``, the router's ``estimate``, the
+    same estimate with the edge load replaced by its long-run mean (``estimate_load_blind``,
+    the input of the load-blind baseline) and the ``hindsight`` (the realised outcome of each
+    action, as ``step`` will return it)."""
     device, edge = outcomes
     info["semantic_p"] = semantic_p
     info["estimate"] = estimate
+    info["estimate_load_blind"] = estimate_load_blind
     info["hindsight"] = {
         "quality": [device.quality, edge.quality],
         "latency_s": [device.latency_s, edge.latency_s],

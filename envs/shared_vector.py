@@ -46,7 +46,7 @@ from cost_models.thermal import (
     speed_fraction,
     throttled_time_s,
 )
-from envs.outcome import Outcome, reward_terms, weighted_reward
+from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
 from envs.stateful import WARMUP_S
 
@@ -77,7 +77,7 @@ class SharedEdgeVectorEnv(VectorEnv):
         self._out_e = np.asarray(d.output_tokens[1])
         self._quality = np.asarray(d.quality, dtype=np.float64).T
         self._semantic_p = np.asarray(d.semantic_p)
-        self._weights = p._weights
+        self._reward_of = p.reward_of
         self._episode_len = int(self.config["episode_queries"])
         self._delta = float(self.config["think_time_mean_s"])
         median = mean_channel_state(p.scenario.channel_scenario)
@@ -212,7 +212,7 @@ class SharedEdgeVectorEnv(VectorEnv):
                          recomputed_tokens=0, uplink_tokens=self._prompt_tokens[row] * a,
                          uplink_bytes=self._prompt_bits[row] / 8.0 * a,
                          time_s=self._arrive + latency, row=row, energy_j=energy_j)
-        reward = weighted_reward(self._weights, reward_terms(served))
+        reward = self._reward_of(served)
         info: dict[str, Any] = {"latency_s": latency, "quality": served.quality,
                                 "edge_call": a == 1, "energy_j": energy_j,
                                 "server_running": np.full(n, srv.n_running)}  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -10,10 +10,11 @@ from cost_models import energy
 from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
 from envs import stateful_step
-from envs.base import EdgeRouteEnv
+from envs.base import EdgeRouteEnv, RowCosts
 from envs.config import Validator, positive_int
-from envs.outcome import Outcome
-from envs.world import ChannelPath, LoadPath, load_jumps_for, think_times_s
+from envs.load_path import LoadPath, load_jumps_for
+from envs.outcome import Outcome, outcome_from_fields
+from envs.world import ChannelPath, think_times_s
 
 #: Channel blocks drawn at reset beyond the last arrival, in seconds (covers the service of
 #: the last query in all but outage cases; further blocks come from the path's own stream).
@@ -21,9 +22,9 @@ SERVICE_MARGIN_S = 60.0
 
 
 class QueryCosts(NamedTuple):
-    """One query of a single-turn episode: its arrival and the realised costs of both actions
-    (seconds), evaluated for the whole episode at reset; ``*_predicted_s`` are the router's
-    (predicted output length) parts of the estimate."""
+    """The columns of a single-turn episode's table (one row per query, a float64 matrix
+    filled at reset): its arrival and the realised costs of both actions (seconds);
+    ``*_predicted_s`` are the router's (predicted output length) parts of the estimate."""
 
     arrive_s: float
     device_quality: float
@@ -40,6 +41,11 @@ class QueryCosts(NamedTuple):
     device_decode_predicted_s: float
     edge_decode_predicted_s: float
     downlink_predicted_s: float
+    #: Device joules of each action (``cost_models.energy``; modelled).
+    device_energy_j: float
+    edge_energy_j: float
+    #: The edge's predicted decode at the load chain's long-run mean (load-blind estimate).
+    edge_decode_predicted_blind_s: float
 
 
 class SingleTurnEnv(EdgeRouteEnv):
@@ -118,26 +124,16 @@ class SingleTurnEnv(EdgeRouteEnv):
     """
 
     multi_turn = False
-
-    @classmethod
-    def default_config(cls) -> dict[str, Any]:
-        config = super().default_config()
-        config.update(
-            {
-                # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
-                "benchmark": "mmlu",
-                # Queries of one user per episode.
-                "episode_queries": 100,
-                # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are
-                # the mean and CV of the gap between ARRIVALS of consecutive queries (not the
-                # time after an answer, as in multi-turn); see the class docstring.
-            }
-        )
-        return config
-
-    @classmethod
-    def config_validators(cls) -> dict[str, Validator]:
-        return {**super().config_validators(), "episode_queries": positive_int}
+    config_defaults: ClassVar[dict[str, Any]] = {
+        # Benchmark replayed by default: MMLU (prepared by `edgeroute data prepare`).
+        "benchmark": "mmlu",
+        # Queries of one user per episode.
+        "episode_queries": 100,
+        # Single-turn arrivals are open loop: think_time_mean_s / think_time_cv are the mean
+        # and CV of the gap between ARRIVALS of consecutive queries (not the time after an
+        # answer, as in multi-turn); see the class docstring.
+    }
+    config_key_validators: ClassVar[dict[str, Validator]] = {"episode_queries": positive_int}
 
     def _max_steps(self) -> int:
         return int(self.config["episode_queries"])
@@ -145,7 +141,12 @@ class SingleTurnEnv(EdgeRouteEnv):
     def _configure(self) -> None:
         super()._configure()
         self._prompt_bytes = [bits / 8.0 for bits in self._prompt_bits]
-        self._quality_arr = (np.asarray(self.data.quality[0]), np.asarray(self.data.quality[1]))
+        # The per-row columns an episode gathers at reset, stacked (one fancy index per reset).
+        self._row_matrix = np.column_stack(self.costs)
+        self._quality_matrix = np.column_stack(self.data.quality).astype(np.float64)
+        self._prompt_tokens_arr = np.asarray(self.data.prompt_tokens)
+        index = self.data.layout.index
+        self._last_slot = (index["last_model_device"], index["last_model_edge"])
 
     def _episode_rows(self, rng: np.random.Generator) -> np.ndarray:
         n = self.data.n_rows
@@ -156,7 +157,6 @@ class SingleTurnEnv(EdgeRouteEnv):
         """Draw the episode (queries, arrival gaps, world) and evaluate both actions for every
         query, vectorised through ``cost_models`` (nothing here depends on the actions)."""
         cfg = self.config
-        c = self.costs
         rows = self._episode_rows(rng)
         n = len(rows)
         gaps = think_times_s(rng, n, float(cfg["think_time_mean_s"]), float(cfg["think_time_cv"]))
@@ -168,102 +168,112 @@ class SingleTurnEnv(EdgeRouteEnv):
         blocks = int(horizon_s / cm.block_s) + 1
         self.channel = ChannelPath(cm, seeds[0], rng.standard_normal((blocks, 5)))
         jumps = load_jumps_for(lc, horizon_s)
-        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1).tolist())
+        self.load = LoadPath(lc, seeds[1], rng.random(2 * jumps + 1))
         self._think = gaps
         self._arrive = arrive
 
         # The world at each arrival.
         ul_db, dl_db = self.channel.snr_db_at(arrive)
-        rate = cm.scenario_rate_bps  # the vectorised cost-model rate, one call for both links
+        rate = cm.rates_bps  # the vectorised cost-model rate, one call for both links
         ul_bps, dl_bps = rate(np.concatenate((ul_db, dl_db))).reshape(2, n)
         level = self.load.levels_at(arrive)
         # Both outcomes, through the vectorised cost model (per-row compute precomputed).
-        pf_d, dec_d = c.device_prefill_s[rows], c.device_decode_s[rows]
-        pf_e = c.edge_prefill_s[rows]
+        # The rows' static costs and qualities: one gather, named views of it.
+        c = RowCosts._make(self._row_matrix[rows].T)
+        q_d, q_e = self._quality_matrix[rows].T
+        pf_d, dec_d, pf_e = c.device_prefill_s, c.device_decode_s, c.edge_prefill_s
         slow = self.slowdown_per_level[level]
-        dec_e = c.edge_decode_s[rows] * slow
+        dec_e = c.edge_decode_s * slow
         queue_s = self.queue_per_level_s[level]
         acc, pen = cm.access_latency_s, cm.outage_penalty_s
-        up_s = transmit_time_array_s(c.prompt_bits[rows], ul_bps, acc, pen)
+        up_s = transmit_time_array_s(c.prompt_bits, ul_bps, acc, pen)
         t_send = arrive + up_s + queue_s + pf_e + dec_e
-        down_bps = rate(self.channel.snr_db_at(t_send)[1])
-        down_s = transmit_time_array_s(c.answer_bits[rows], down_bps, acc, pen)
+        down_bps = rate(self.channel.downlink_snr_db_at(t_send))
+        down_s = transmit_time_array_s(c.answer_bits, down_bps, acc, pen)
+        lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
-        self._table = list(
-            map(
-                QueryCosts._make,
-                np.column_stack(
-                    (
-                        arrive, self._quality_arr[0][rows], pf_d, dec_d, pf_d + dec_d,
-                        self._quality_arr[1][rows], up_s, queue_s, pf_e, dec_e, down_s, lat_e,
-                        c.device_decode_predicted_s[rows], c.edge_decode_predicted_s[rows] * slow,
-                        transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen),
-                    )
-                ).tolist(),
+        energy_d = energy.compute_energy_j(lat_d)
+        energy_e = energy.edge_request_energy_j(
+            c.prompt_bits, up_s, c.answer_bits, down_s, queue_s + pf_e + dec_e
+        )
+        # One row per query, columns in QueryCosts order (_pending_query unpacks a row).
+        self._table = np.column_stack(
+            QueryCosts(
+                arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
+                lat_e, c.device_decode_predicted_s, c.edge_decode_predicted_s * slow,
+                transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen), energy_d,
+                energy_e, c.edge_decode_predicted_s * self.blind_slowdown,
             )
         )  # fmt: skip
         self._rows = rows.tolist()
+        # The reward of every query's outcome on each side, unswitched and switched: the base's
+        # reward_of on the episode's outcomes as one array record over (side, switched,
+        # query); _score reads them.
+        edge_call = np.array([0, 1])[:, None, None]
+        both = Outcome(
+            edge_call, np.stack((q_d, q_e))[:, None, :], np.stack((lat_d, lat_e))[:, None, :],
+            ((pf_d, dec_d), (up_s, queue_s, pf_e, dec_e, down_s)),
+            np.array([False, True])[None, :, None], 0,
+            edge_call * self._prompt_tokens_arr[rows], edge_call * (c.prompt_bits / 8.0),
+            arrive + np.stack((lat_d, lat_e))[:, None, :], rows,
+            np.stack((energy_d, energy_e))[:, None, :],
+        )  # fmt: skip
+        self._episode_rewards = self.reward_of(both).tolist()
 
         # Observations of the whole episode: static slots, then the world at each arrival
-        # (history, KV and last-model slots stay 0; _observe sets the last-model one-hot).
+        # (history, KV and last-model slots stay 0; _pending_query sets the last-model one-hot).
         obs = self.data.static_obs[rows]
         self.data.layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         self._obs_all = obs
         self._n_steps = n
-        self._level = level.tolist()
         if self.world is not None:
             self.world.begin(rng.random(5).tolist(), self.channel.link, self.load, n)
 
-    def _outcomes(self) -> tuple[tuple[Outcome, Outcome], dict[str, dict[str, float]]]:
+    def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
         if self.world is not None:
-            outcomes, estimate, self._estimate_blind = stateful_step.single_turn_outcomes(self)
-            return outcomes, estimate
+            return stateful_step.single_turn_pending(self)
         k = self._k
-        q = self._table[k]
         r = self._rows[k]
         last = self._last
-        device = Outcome(
-            0, q.device_quality, q.device_latency_s, (q.device_prefill_s, q.device_decode_s),
-            last == 1, 0, 0, 0.0, q.arrive_s + q.device_latency_s, r,
-            energy.compute_energy_j(q.device_latency_s),
-        )  # fmt: skip
-        edge = Outcome(
-            1, q.edge_quality, q.edge_latency_s,
-            (q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_decode_s, q.downlink_s),
-            last == 0, 0, self.data.prompt_tokens[r], self._prompt_bytes[r],
-            q.arrive_s + q.edge_latency_s, r,
-            energy.edge_request_energy_j(self._prompt_bits[r], q.uplink_s, self._answer_bits[r],
-                                         q.downlink_s, q.queue_s + q.edge_prefill_s
-                                         + q.edge_decode_s),
-        )  # fmt: skip
+        # The QueryCosts fields of query k, unpacked in their order.
+        (
+            arrive_s, q_d, prefill_d, decode_d, latency_d, q_e, up, queue, prefill_e, decode_e,
+            down, latency_e, decode_d_pred, decode_e_pred, down_pred, energy_d, energy_e,
+            decode_e_pred_blind,
+        ) = self._table[k].tolist()  # fmt: skip
+        device = outcome_from_fields((
+            0, q_d, latency_d, (prefill_d, decode_d), last == 1, 0, 0, 0.0, arrive_s + latency_d,
+            r, energy_d,
+        ))  # fmt: skip
+        edge = outcome_from_fields((
+            1, q_e, latency_e, (up, queue, prefill_e, decode_e, down), last == 0, 0,
+            self.data.prompt_tokens[r], self._prompt_bytes[r], arrive_s + latency_e, r, energy_e,
+        ))  # fmt: skip
         # Nothing is cached in single-turn: the "base" parts are the real ones.
         estimate = terms_from_parts(
-            q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
-            q.uplink_s, q.uplink_s, q.queue_s, q.edge_prefill_s, q.edge_prefill_s,
-            q.edge_decode_predicted_s, q.downlink_predicted_s,
+            prefill_d, prefill_d, decode_d_pred, up, up, queue, prefill_e, prefill_e,
+            decode_e_pred, down_pred,
         )  # fmt: skip
         # Load-blind: the same estimate at the chain's long-run mean utilisation.
-        lv = self._level[k]
         self._estimate_blind = terms_from_parts(
-            q.device_prefill_s, q.device_prefill_s, q.device_decode_predicted_s,
-            q.uplink_s, q.uplink_s, self.blind_queue_s, q.edge_prefill_s, q.edge_prefill_s,
-            q.edge_decode_predicted_s / self._slow_list[lv] * self.blind_slowdown,
-            q.downlink_predicted_s,
+            prefill_d, prefill_d, decode_d_pred, up, up, self.blind_queue_s, prefill_e,
+            prefill_e, decode_e_pred_blind, down_pred,
         )  # fmt: skip
-        return (device, edge), estimate
+        # The observation: this episode's row k, returned once and never written again (a new
+        # matrix is drawn at the next reset), with the layout's last-model one-hot.
+        obs = self._obs_all[k]
+        if last >= 0:
+            obs[self._last_slot[last]] = 1.0
+        return (device, edge), estimate, obs
+
+    def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        if self.world is not None:  # the world depends on the actions: no episode table
+            return super()._score(outcomes)
+        rewards, k, last = self._episode_rewards, self._k, self._last
+        return rewards[0][last == 1][k], rewards[1][last == 0][k]
 
     def _advance(self, served: Outcome) -> None:
         """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened
         (with a stateful world, what was served changes the world: the shared server, heat)."""
         if self.world is not None:
             stateful_step.commit(self, served)
-
-    def _observe(self) -> np.ndarray:
-        # A row of this episode's matrix, returned once and never written again (a new
-        # matrix is drawn at the next reset).
-        obs = self._obs_all[self._k]
-        if self._last >= 0:
-            self.data.layout.set_last_model(obs, self._last)
-        if self.world is not None:
-            stateful_step.write_observation(self, obs)
-        return obs

@@ -39,8 +39,8 @@ from cost_models.link import transmit_time_float_s
 from cost_models.observability import BeaconConfig, LastMeasurement, LoadObserver
 from cost_models.payload import get_attachment
 from cost_models.thermal import DeviceThermalState
+from envs.load_path import seed_from_uniform
 from envs.stateful_config import StatefulOptions
-from envs.world import seed_from_uniform
 
 #: Seconds of other users' traffic simulated before the episode starts (the server warms up
 #: to its steady state; ~10 mean service times).

@@ -1,8 +1,8 @@
 """The stateful step of each environment: its outcomes, estimates, commit and observation.
 
 When a stateful-world feature is on (``envs.stateful_config``), the environments' hooks
-``_outcomes`` / ``_advance`` / ``_observe`` delegate here instead of reading the legacy
-precomputed world (the shared server's state depends on the actions, so nothing about the edge
+``_pending_query`` / ``_advance`` delegate here instead of reading the default precomputed
+world (the shared server's state depends on the actions, so nothing about the edge
 can be precomputed at reset). The laws are ``cost_models``'s; the state is
 :class:`envs.stateful.StatefulWorld`'s.
 
@@ -22,7 +22,7 @@ from typing import Any
 from cost_models import energy
 from cost_models.link import text_payload_bits_float
 from envs.observation import RATE_SLOT_MAX, SNR_RANGE_DB
-from envs.outcome import Outcome
+from envs.outcome import Outcome, outcome_from_fields
 from envs.stateful import StatefulWorld, View
 
 
@@ -39,15 +39,19 @@ def _device(env: Any, w: StatefulWorld, t: float, work_pf: float, work_dec: floa
     work = work_pf + work_dec
     wall = w.device_wall_s(t, work)
     scale = wall / work if work > 0 else 1.0
-    return Outcome(0, quality, wall, (work_pf * scale, work_dec * scale), env._last == 1,
-                   H - cd, 0, 0.0, t + wall, row, energy.compute_energy_j(work))  # fmt: skip
+    return outcome_from_fields((0, quality, wall, (work_pf * scale, work_dec * scale),
+                                env._last == 1, H - cd, 0, 0.0, t + wall, row,
+                                energy.compute_energy_j(work)))  # fmt: skip
 
 
-def single_turn_outcomes(env: Any) -> tuple[tuple[Outcome, Outcome], dict, dict]:
-    """Both outcomes, the estimate and the load-blind estimate of the pending query."""
+def single_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
+    """Both outcomes, the estimate and the observation of the pending query (the load-blind
+    estimate goes to ``env._estimate_blind``)."""
+    from envs.single_turn import QueryCosts
+
     w: StatefulWorld = env.world
     k, d = env._k, env.data
-    q, r = env._table[k], env._rows[k]
+    q, r = QueryCosts._make(env._table[k].tolist()), env._rows[k]
     t = q.arrive_s + w.t0
     w.advance_to(t)
     roof_d, roof_e = env._roof
@@ -65,51 +69,60 @@ def single_turn_outcomes(env: Any) -> tuple[tuple[Outcome, Outcome], dict, dict]
     up_bits = env._prompt_bits[r] + (w.attachment.wire_bits if att else 0.0)
     parts = w.edge_parts(t, Lf, 0, d.output_tokens[1][r], up_bits, env._answer_bits[r], roof_e)
     lat_e = parts.uplink_s + parts.queue_s + parts.prefill_s + parts.decode_s + parts.downlink_s
-    edge = Outcome(1, q.edge_quality, lat_e, parts[:5], env._last == 0, 0, L, up_bits / 8.0,
-                   t + lat_e, r, parts.energy_j)  # fmt: skip
+    edge = outcome_from_fields((1, q.edge_quality, lat_e, parts[:5], env._last == 0, 0, L,
+                                up_bits / 8.0, t + lat_e, r, parts.energy_j))  # fmt: skip
     view = w.view(t)
     env._world_now = (t, view, parts, Lf, 0, d.output_tokens[1][r], pf_d + dec_d,
                       device.energy_j)  # fmt: skip
     args = (pf_d, pf_d, dec_d_pred, Lf, 0, Lf, 0, up_bits, up_bits, env._pred_out[1],
             env._pred_down_bits, roof_e)  # fmt: skip
-    return (device, edge), w.router_estimate(view, view.load, *args), w.router_estimate(
-        view, w.blind_load(), *args)
+    env._estimate_blind = w.router_estimate(view, w.blind_load(), *args)
+    obs = env._obs_all[k]
+    if env._last >= 0:
+        obs[env._last_slot[env._last]] = 1.0
+    write_observation(env, obs)
+    return (device, edge), w.router_estimate(view, view.load, *args), obs
 
 
-def multi_turn_outcomes(env: Any, t: float) -> tuple[tuple[Outcome, Outcome], dict, dict]:
-    """Both outcomes and estimates of the pending turn at clock ``t`` (KV state as is). The
-    edge's cached prefix the router assumes is the one it believes (its last edge turn's)
-    when the load is reported: it learns of an eviction only by sending."""
+def multi_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
+    """Both outcomes, the estimate and the observation of the pending turn at the clock (KV
+    state as is; the load-blind estimate goes to ``env._estimate_blind``). The edge's cached
+    prefix the router assumes is the one it believes (its last edge turn's) when the load is
+    reported: it learns of an eviction only by sending."""
     w: StatefulWorld = env.world
     d, kv = env.data, env.kv
+    t = env._t
     r = env._rows[env._k]
     w.advance_to(t)
-    roof_d, roof_e = env._roof
+    roof_e = env._roof[1]
     H = kv.total_tokens
     cd, ce = kv.cached_tokens["device"], kv.cached_tokens["edge"]
     L = d.prompt_tokens[r]
-    ctx = H + L
-    out_d, out_e = d.output_tokens[0][r], d.output_tokens[1][r]
-    pf_d = roof_d.prefill_s(H - cd + L, cd)
-    dec_d = roof_d.decode_s(ctx, out_d)
-    device = _device(env, w, t, pf_d, dec_d, d.quality[0][r], H, cd, r)
+    out_e = d.output_tokens[1][r]
+    pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = env.device_costs(H, cd, r)
+    q_d, q_e = env.turn_quality(r)
+    device = _device(env, w, t, pf_d, dec_d, q_d, rec_d, 0, r)
     up_tokens = H - ce + L
     up_bits = text_payload_bits_float(up_tokens)
     parts = w.edge_parts(t, up_tokens, ce, out_e, up_bits, env._answer_bits[r], roof_e)
     lat_e = parts.uplink_s + parts.queue_s + parts.prefill_s + parts.decode_s + parts.downlink_s
-    edge = Outcome(1, d.quality[1][r], lat_e, parts[:5], env._last == 0, H - ce, up_tokens,
-                   up_bits / 8.0, t + lat_e, r, parts.energy_j)  # fmt: skip
+    edge = outcome_from_fields((1, q_e, lat_e, parts[:5], env._last == 0, H - ce, up_tokens,
+                                up_bits / 8.0, t + lat_e, r, parts.energy_j))  # fmt: skip
     view = w.view(t)
     env._world_now = (t, view, parts, up_tokens, ce, out_e, pf_d + dec_d, device.energy_j)
     # What the router assumes the edge holds.
     ce_seen = ce if w.opts.load_observation == "exact" else min(env._edge_believed, H)
     new_seen = H - ce_seen + L
     bits_seen = text_payload_bits_float(new_seen)
-    base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
-    args = (pf_d, base_pf_d, roof_d.decode_s(ctx, env._pred_out[0]), new_seen, ce_seen, L, H,
-            bits_seen, env._prompt_bits[r], env._pred_out[1], env._pred_down_bits, roof_e)
-    return (device, edge), w.router_estimate(view, view.load, *args), w.router_estimate(
-        view, w.blind_load(), *args)
+    args = (pf_d, base_pf_d, dec_d_pred, new_seen, ce_seen, L, H, bits_seen,
+            env._prompt_bits[r], env._pred_out[1], env._pred_down_bits, roof_e)  # fmt: skip
+    env._estimate_blind = w.router_estimate(view, w.blind_load(), *args)
+    obs = env._obs_all[env._k]
+    edge_seen = ce if w.opts.load_observation == "exact" else min(env._edge_believed, H)
+    env.data.layout.write_state(obs, H, 0.0, 0.0, view.uplink_bps, view.downlink_bps, 0.0,
+                                kv.device_occupancy(), cd, edge_seen, env._last)  # fmt: skip
+    write_observation(env, obs)
+    return (device, edge), w.router_estimate(view, view.load, *args), obs
 
 
 def commit(env: Any, served: Outcome) -> None:

@@ -36,7 +36,7 @@ from gymnasium.vector.utils import batch_space
 
 from cost_models.errors import EdgeRouteError
 from cost_models.link import fading_snr_db, transmit_time_array_s
-from envs.outcome import Outcome, reward_terms, weighted_reward
+from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
 from envs.world import lognormal_params
 
@@ -85,7 +85,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self._load_cum[..., -1] = 1.0
         self._initial_cum = np.asarray(lc.initial_cum)
         self._load_step_s = lc.step_s
-        self._weights = p._weights
+        self._reward_of = p.reward_of
         self._episode_len = int(self.config["episode_queries"])
         self._think_mu, self._think_sigma = lognormal_params(
             float(self.config["think_time_mean_s"]), float(self.config["think_time_cv"])
@@ -147,7 +147,7 @@ class SingleTurnVectorEnv(VectorEnv):
         self._load = (cum < self._rng.random(self.num_envs)[:, None]).sum(axis=1)
         self._load_step = load_step
         self._ul_db, self._dl_db = self._snr_db(self._chan)
-        rate = self._cm.scenario_rate_bps
+        rate = self._cm.rates_bps
         self._ul_bps = rate(self._ul_db)
         self._dl_bps = rate(self._dl_db)
         obs = self._static[self._row]
@@ -204,7 +204,7 @@ class SingleTurnVectorEnv(VectorEnv):
         # next open-loop arrival may come before this answer is sent).
         send_block = np.where(edge, (t_send / self._cm.block_s).astype(np.int64), self._block)
         _, dl_send_db = self._snr_db(self._advance_channel(self._chan, self._block, send_block))
-        down_s = self._tx_s(self._answer_bits[row], self._cm.scenario_rate_bps(dl_send_db))
+        down_s = self._tx_s(self._answer_bits[row], self._cm.rates_bps(dl_send_db))
         lat_e = up_s + queue_s + compute_e + down_s
         latency = np.where(edge, lat_e, self._lat_d[row])
         served = Outcome(
@@ -219,7 +219,7 @@ class SingleTurnVectorEnv(VectorEnv):
             time_s=self._t + latency,
             row=row,
         )
-        reward = weighted_reward(self._weights, reward_terms(served))
+        reward = self._reward_of(served)
         info: dict[str, Any] = {
             "latency_s": latency,
             "quality": served.quality,

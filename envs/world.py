@@ -8,19 +8,15 @@ own generator on a fixed grid and extended lazily in fixed-size chunks: whatever
 the state at time ``t`` is the same, and the query order and think times (drawn at reset) are
 too. Only the *times at which* the environment looks at the paths depend on the policy.
 
-* :class:`LoadPath`: the ``cost_models.edge_load.LoadChain`` (one transition per ``step_s``),
-  sampled exactly by its holding times: in level ``i`` the chain stays a Geometric(1 - P_ii)
-  number of steps, then jumps to ``j != i`` with probability ``P_ij / (1 - P_ii)``. This is
-  the same law as stepping the chain once per ``step_s`` (``EdgeLoadProcess``;
-  ``tests/test_env_properties.py`` compares the two), at the cost of one draw per jump
-  instead of one per second.
+* :class:`envs.load_path.LoadPath` (its own module): the edge-load path
+  (``cost_models.edge_load.LoadChain`` sampled by its holding times).
 * :class:`ChannelPath`: ``cost_models.channel`` block fading, see its docstring; the SNR and
   rate of a block are the ``cost_models.link`` laws.
 * :func:`think_times_s`: the user's think times (lognormal, :func:`lognormal_params`).
 
 A new exogenous dynamic (a link trace, device heat, ...) is a path class here with the same
 two-stream rule (first draws from the reset, the rest from a seeded stream of its own), drawn
-in the environment's ``_begin_episode`` and looked up in its ``_outcomes``.
+in the environment's ``_begin_episode`` and looked up in its ``_pending_query``.
 
 Streams. Each path takes its first draws from the caller (drawn at ``reset`` from the
 environment's ``np_random``, in fixed counts that do not depend on the actions) and any later
@@ -31,157 +27,19 @@ is a function of the reset seed alone, and a reset costs a handful of numpy call
 
 from __future__ import annotations
 
-import bisect
 import math
 
 import numpy as np
 from scipy.signal import lfilter
 
 from cost_models.channel import get_channel_scenario
-from cost_models.edge_load import LoadChain
-from cost_models.link import fading_snr_db, fading_snr_float_db, link_rate_float_bps
-
-Stream = np.random.Generator | int
-
-#: Scale that turns a uniform in [0, 1) into an integer seed with its 53 random bits (2^53).
-SEED_SCALE = 9007199254740992.0
-
-
-def seed_from_uniform(u: float) -> int:
-    """The seed of a lazily created stream, from one uniform drawn at reset (53 bits)."""
-    return int(u * SEED_SCALE)
-
-
-def _generator(rng: Stream) -> np.random.Generator:
-    """``rng`` itself, or a generator seeded with it (the lazily created extension stream)."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def load_jumps_for(chain: LoadChain, horizon_s: float) -> int:
-    """Jumps to draw at reset so that a :class:`LoadPath` usually covers ``horizon_s`` seconds
-    (1.5 x the jumps of the shortest mean holding time, plus 4)."""
-    return int(horizon_s / chain.min_mean_holding_s * 1.5) + 4
-
-
-class LoadPath:
-    """Edge utilisation as a function of absolute time.
-
-    Jump ``i`` uses uniforms ``2 i + 1`` and ``2 i + 2`` of the path's sequence (uniform 0 is
-    the starting level): first the ``first_uniforms`` given (drawn at reset), then draws from
-    ``rng`` (a generator, or the seed of one created on first need).
-    """
-
-    #: Jumps drawn per lazy extension.
-    CHUNK_JUMPS = 64
-
-    def __init__(
-        self, chain: LoadChain, rng: Stream, first_uniforms: list[float] | None = None
-    ) -> None:
-        self.chain = chain
-        self.rng = rng
-        if first_uniforms is None:
-            self.rng = _generator(rng)
-            first_uniforms = self.rng.random(2 * 8 + 1).tolist()
-        k = len(chain.levels)
-        self._state = min(bisect.bisect_right(chain.initial_cum, first_uniforms[0]), k - 1)
-        self._u = first_uniforms
-        self._next_u = 1
-        # Path: level index on [switch_s[n], switch_s[n + 1]).
-        self.switch_s: list[float] = [0.0]
-        self.level_at_switch: list[int] = [self._state]
-        self.utilisation_at_switch: list[float] = [chain.levels[self._state]]
-
-    def _uniforms(self, n_jumps: int) -> tuple[list[float], int, int]:
-        """(uniforms, first index, jumps available <= n_jumps), drawing more if none are left."""
-        u, i = self._u, self._next_u
-        if i + 1 >= len(u):
-            # Out of reset-time uniforms: continue from the path's own stream.
-            self.rng = _generator(self.rng)
-            u = self._u = u[i:] + self.rng.random(2 * self.CHUNK_JUMPS).tolist()
-            i = self._next_u = 0
-        return u, i, min(n_jumps, (len(u) - i) // 2)
-
-    def _extend(self, n_jumps: int = 4) -> None:
-        """Up to ``n_jumps`` more jumps, one Python iteration each (scalar look-ups). The
-        chunking does not change the path (jump ``i`` always uses the same uniforms); 4 covers
-        the ~3.4 jumps a default multi-turn episode looks up in one call."""
-        ch = self.chain
-        u, i, n = self._uniforms(n_jumps)
-        t = self.switch_s[-1]
-        s = self._state
-        last = len(ch.levels) - 1
-        log1p, floor, bisect_right = math.log1p, math.floor, bisect.bisect_right
-        switch_s, levels_at = self.switch_s, self.level_at_switch
-        util_at = self.utilisation_at_switch
-        for _ in range(n):
-            cum = ch.jump_cum[s]
-            stay = ch.stay[s]
-            if cum is None or stay >= 1.0:  # absorbing level: it never leaves
-                switch_s.append(math.inf)
-                levels_at.append(s)
-                util_at.append(ch.levels[s])
-                break
-            # Steps spent in s (>= 1): Geometric(1 - stay) by inversion.
-            steps = 1.0 if stay <= 0.0 else 1.0 + floor(log1p(-u[i]) / ch.log_stay[s])
-            t += steps * ch.step_s
-            s = min(bisect_right(cum, u[i + 1]), last)
-            i += 2
-            switch_s.append(t)
-            levels_at.append(s)
-            util_at.append(ch.levels[s])
-        self._next_u = i
-        self._state = s
-
-    def _extend_vectorised(self) -> None:
-        """Up to ``CHUNK_JUMPS`` jumps at once: the destinations of each jump from
-        every level are one numpy comparison, so the walk is a list look-up per jump, and the
-        holding times are vectorised. Same uniforms, same law and same path as
-        :meth:`_extend` (up to float rounding of the accumulated time)."""
-        ch = self.chain
-        u, i, n = self._uniforms(self.CHUNK_JUMPS)
-        if ch.absorbing:
-            return self._extend(n)
-        pairs = np.asarray(u[i : i + 2 * n]).reshape(n, 2)
-        # dest[j, s] = bisect_right(jump_cum[s], u) for every level s (clipped to the last).
-        dest = (ch.jump_cum_matrix[None, :, :] <= pairs[:, 1, None, None]).sum(axis=2)
-        np.minimum(dest, len(ch.levels) - 1, out=dest)
-        s = self._state
-        states = [s]
-        for row in dest.tolist():
-            s = row[s]
-            states.append(s)
-        held = np.asarray(states[:-1])
-        log_stay = ch.log_stay_array[held]
-        steps = np.where(
-            log_stay < 0.0, 1.0 + np.floor(np.log1p(-pairs[:, 0]) / np.minimum(log_stay, -1e-300)),
-            1.0,
-        )
-        times = self.switch_s[-1] + np.cumsum(steps * ch.step_s)
-        self.switch_s.extend(times.tolist())
-        self.level_at_switch.extend(states[1:])
-        self.utilisation_at_switch.extend([ch.levels[x] for x in states[1:]])
-        self._next_u = i + 2 * n
-        self._state = s
-        return None
-
-    def level(self, t_s: float) -> int:
-        """Index (into ``chain.levels``) of the load level at absolute time ``t_s`` >= 0."""
-        while self.switch_s[-1] <= t_s:
-            self._extend()
-        return self.level_at_switch[bisect.bisect_right(self.switch_s, t_s) - 1]
-
-    def utilisation(self, t_s: float) -> float:
-        """Edge utilisation at absolute time ``t_s`` >= 0."""
-        return self.chain.levels[self.level(t_s)]
-
-    def levels_at(self, times_s: np.ndarray) -> np.ndarray:
-        """Level indices at each of ``times_s`` (vectorised :meth:`level`)."""
-        if len(times_s):
-            t_max = float(np.max(times_s))
-            while self.switch_s[-1] <= t_max:
-                self._extend_vectorised()
-        idx = np.searchsorted(np.asarray(self.switch_s), times_s, side="right") - 1
-        return np.asarray(self.level_at_switch, dtype=np.int64)[idx]
+from cost_models.link import (
+    fading_snr_db,
+    fading_snr_float_db,
+    link_rate_array_bps,
+    link_rate_float_bps,
+)
+from envs.load_path import Stream, as_generator
 
 
 def lognormal_params(mean_s: float, cv: float) -> tuple[float, float]:
@@ -217,9 +75,9 @@ def ar1_filter(x: np.ndarray, coef: np.ndarray, y_prev: np.ndarray) -> np.ndarra
     """
     y = np.empty_like(x)
     y[:, 0] = lfilter(_ONE, [1.0, -coef[0]], x[:, 0], zi=[coef[0] * y_prev[0]])[0]
-    y[:, 1:] = lfilter(
-        _ONE, [1.0, -coef[1]], x[:, 1:], axis=0, zi=(coef[1] * y_prev[1:])[None, :]
-    )[0]
+    y[:, 1:] = lfilter(_ONE, [1.0, -coef[1]], x[:, 1:], axis=0, zi=(coef[1] * y_prev[1:])[None, :])[
+        0
+    ]
     return y
 
 
@@ -247,6 +105,7 @@ class ChannelModel:
         self.scenario = sc
         self.block_s = float(block_s)
         self.mean_ul_db, self.mean_dl_db = (float(x) for x in sc.mean_snr_db())
+        self.mean_snr_db_pair = np.array([self.mean_ul_db, self.mean_dl_db])
         self.link_bandwidth_hz = float(sc.link_bandwidth_hz)
         self.min_snr_db = float(sc.min_snr_db)
         self.access_latency_s = float(sc.access_latency_s)
@@ -259,8 +118,6 @@ class ChannelModel:
         self.first_chunk = 64
         self.filter_shadow = _ar1_matrix(self.shadow_corr, MATRIX_BLOCKS)
         self.filter_fading = _ar1_matrix(self.fading_corr, MATRIX_BLOCKS)
-        #: The scenario's rate law (cost_models.link.link_rate_bps, vectorised).
-        self.scenario_rate_bps = sc.rate_bps
         a, rho = self.shadow_corr, self.fading_corr
         # Per column of a ChannelPath (shadow, ul re, dl re, ul im, dl im): AR(1) coefficient,
         # innovation scale in steady state, and the scale of the stationary draw of block 0.
@@ -302,6 +159,10 @@ class ChannelModel:
         (``cost_models.link.link_rate_float_bps``)."""
         return link_rate_float_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
 
+    def rates_bps(self, snr_db: np.ndarray) -> np.ndarray:
+        """:meth:`rate_bps` of an array of SNRs (``cost_models.link.link_rate_array_bps``)."""
+        return link_rate_array_bps(self.link_bandwidth_hz, snr_db, self.min_snr_db)
+
 
 class ChannelPath:
     """The ``cost_models.channel.ChannelProcess`` law on a grid of blocks of ``block_s``.
@@ -342,7 +203,7 @@ class ChannelPath:
     def _extend(self) -> None:
         # A short first chunk (enough for a dialogue), then CHUNK_BLOCKS at a time. Block j
         # always gets normals 5j .. 5j + 4 of the sequence, whatever the chunking.
-        self.rng = _generator(self.rng)
+        self.rng = as_generator(self.rng)
         n = self.model.first_chunk if self._first else self.CHUNK_BLOCKS
         self._add(self.rng.standard_normal((n, 5)))
 
@@ -373,12 +234,9 @@ class ChannelPath:
 
     def _snr_of(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(uplink, downlink) SNR in dB of filtered rows ``y`` (columns shadow, ul re, dl re,
-        ul im, dl im): ``cost_models.link.fading_snr_db`` of each link."""
-        m = self.model
-        return (
-            fading_snr_db(m.mean_ul_db, y[:, 0], y[:, 1], y[:, 3]),
-            fading_snr_db(m.mean_dl_db, y[:, 0], y[:, 2], y[:, 4]),
-        )
+        ul im, dl im): ``cost_models.link.fading_snr_db`` of both links in one call."""
+        both = fading_snr_db(self.model.mean_snr_db_pair, y[:, 0:1], y[:, 1:3], y[:, 3:5])
+        return both[:, 0], both[:, 1]
 
     def _all_blocks(self) -> np.ndarray:
         if self._arrays is None or len(self._arrays) != self._n_blocks:
@@ -423,9 +281,17 @@ class ChannelPath:
             link_rate_float_bps(b, dl_db, floor_db),
         )
 
-    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+    def _rows_at(self, times_s: np.ndarray) -> np.ndarray:
         idx = (np.asarray(times_s, dtype=np.float64) / self.block_s).astype(np.int64)
         if len(idx):
             self.block(float(np.max(times_s)))
-        return self._snr_of(self._all_blocks()[idx])
+        return self._all_blocks()[idx]
+
+    def snr_db_at(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uplink, downlink) SNR arrays at each of ``times_s`` (vectorised :meth:`snr_db`)."""
+        return self._snr_of(self._rows_at(times_s))
+
+    def downlink_snr_db_at(self, times_s: np.ndarray) -> np.ndarray:
+        """The downlink of :meth:`snr_db_at` (the same law on one link)."""
+        y = self._rows_at(times_s)
+        return fading_snr_db(self.model.mean_dl_db, y[:, 0], y[:, 2], y[:, 4])

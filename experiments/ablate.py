@@ -29,18 +29,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.analytic import Analytic
-from agents.baselines import AlwaysDevice, AlwaysEdge
-from agents.ppo import PPOPolicy
-from experiments.benchmark import BenchmarkOptions, BenchmarkSpec, _train_or_reuse, parse_benchmarks
-from experiments.envfactory import make_env
-from experiments.evaluate import evaluate
-from experiments.frontier import FrontierPoint, interpolate_at_quality
-from experiments.tuning import record_validation, tune_analytic
+from experiments.benchmark import run_meta
+from experiments.envfactory import describe_env
+from experiments.matched import at_quality
+from experiments.run_profile import BenchmarkSpec, RunOptions
+from experiments.runs import (
+    Executor,
+    InProcessExecutor,
+    RunBatch,
+    TrainOutcome,
+    policy_runs,
+    split_runs,
+    train_spec,
+)
+from experiments.sweeps import add_sweep, analytic_sweep, point_of, sweep_frontier
+from experiments.tuning import analytic_candidates, record_validation, theta_grids, tune
 
 #: Analytic variants: label -> CostTerms flags switched off.
 ANALYTIC_VARIANTS: dict[str, dict[str, bool]] = {
@@ -59,142 +65,22 @@ PPO_VARIANTS: dict[str, tuple[str, ...]] = {
     "ppo -switching/KV (kv obs)": ("kv",),
     "ppo -embedding": ("embedding",),
 }
-DELTA_KEYS = ("delta_latency_mean_s", "delta_quality", "delta_edge_rate")
+#: The full variant of each family, the reference of its deltas.
+ANALYTIC_REFERENCE = "analytic (all terms)"
+PPO_REFERENCE = "ppo (full observation)"
 #: Second matched-quality target of the analytic rows: this fraction of the always-device ->
 #: always-edge quality gap (at 100% the threshold frontiers often end in always-edge itself).
 GAP_FRACTION = 0.9
-
-
-@dataclass
-class AblationOptions:
-    """Arguments of an ablation run (budgets come from the profile's ``ablation`` entry)."""
-
-    out_dir: Path
-    profile: dict[str, Any]
-    quick: bool = False
-    ppo_config: Path | None = None
-    models_dir: Path | None = None
-    progress_bar: bool = True
-    log: Any = print
-    extra_env_config: dict[str, Any] = field(default_factory=dict)
-
-
-def _slug(label: str) -> str:
-    keep = "".join(c if c.isalnum() else "_" for c in label)
-    return "_".join(p for p in keep.split("_") if p)
-
-
-def _with_deltas(rows: dict[str, dict[str, Any]], reference: str) -> None:
-    ref = rows[reference]
-    for row in rows.values():
-        row["delta_latency_mean_s"] = row["latency_mean_s"] - ref["latency_mean_s"]
-        row["delta_quality"] = row["quality"] - ref["quality"]
-        row["delta_edge_rate"] = row["edge_rate"] - ref["edge_rate"]
-        for key in ("matched_latency_mean_s", "gap90_latency_mean_s"):
-            v, r = row.get(key), ref.get(key)
-            row[f"delta_{key}"] = None if v is None or r is None else v - r
-
-
-def ablate_one(spec: BenchmarkSpec, opts: AblationOptions) -> dict[str, Any]:
-    """Analytic and PPO variants on one benchmark; rows of metrics plus deltas."""
-    prof = opts.profile
-    abl = prof.get("ablation") or {}
-    seeds = [int(s) for s in prof["seeds"]]
-    tune_seeds = [int(s) for s in prof.get("tune_seeds", seeds[:1])]
-    episodes = int(prof["episodes_per_seed"])
-    max_steps = prof.get("max_steps_per_episode")
-    n_points = int(prof["sweep_points"])
-    alphas = [float(a) for a in prof["alpha_grid"]]
-    base_cfg = {**spec.env_config, **opts.extra_env_config}
-    t0 = time.perf_counter()
-
-    val_env = make_env(spec.env_id, {**base_cfg, "split": "validation"})
-    rec = record_validation(val_env, tune_seeds, episodes, max_steps)
-    test_env = make_env(spec.env_id, {**base_cfg, "split": "test"})
-    extremes = []
-    for extreme in (AlwaysDevice(), AlwaysEdge()):
-        m = evaluate(test_env, extreme, seeds, episodes, max_steps).metrics
-        extremes.append(FrontierPoint(m["quality"], m["latency_mean_s"], m["edge_rate"]))
-    target = extremes[1].quality
-
-    analytic_rows: dict[str, dict[str, Any]] = {}
-    for label, off in ANALYTIC_VARIANTS.items():
-        result, grids = tune_analytic(
-            val_env, rec, tune_seeds, episodes, n_points, alphas, max_steps, off
-        )
-        policy = Analytic(**result.best, **off)
-        metrics = evaluate(test_env, policy, seeds, episodes, max_steps).metrics
-        sweep = []
-        for alpha, thetas in grids.items():
-            for theta in thetas:
-                pol = Analytic(alpha=alpha, theta=theta, **off)
-                m = evaluate(test_env, pol, seeds, episodes, max_steps).metrics
-                sweep.append(
-                    FrontierPoint(m["quality"], m["latency_mean_s"], m["edge_rate"], theta)
-                )
-        sweep.append(
-            FrontierPoint(metrics["quality"], metrics["latency_mean_s"], metrics["edge_rate"])
-        )
-        matched = interpolate_at_quality(sweep + extremes, target)
-        gap_target = extremes[0].quality + GAP_FRACTION * (target - extremes[0].quality)
-        at_gap = interpolate_at_quality(sweep + extremes, gap_target)
-        analytic_rows[label] = {
-            **metrics,
-            "alpha": result.best["alpha"],
-            "theta": result.best["theta"],
-            "matched_latency_mean_s": matched.latency_mean_s,
-            "matched_edge_rate": matched.edge_rate,
-            "gap90_latency_mean_s": at_gap.latency_mean_s,
-            "gap90_edge_rate": at_gap.edge_rate,
-        }
-        opts.log(
-            f"[{spec.key}] {label}: {metrics['latency_mean_s']:.3f} s, quality "
-            f"{metrics['quality']:.3f}, edge {metrics['edge_rate']:.3f}"
-        )
-    val_env.close()
-    _with_deltas(analytic_rows, "analytic (all terms)")
-
-    ppo_rows: dict[str, dict[str, Any]] = {}
-    timesteps = int(abl.get("ppo_timesteps", prof["ppo_timesteps"]))
-    bench_opts = BenchmarkOptions(
-        out_dir=opts.out_dir,
-        profile=prof,
-        quick=opts.quick,
-        ppo_config=opts.ppo_config,
-        models_dir=opts.models_dir,
-        progress_bar=opts.progress_bar,
-        log=opts.log,
-    )
-    seed = int(prof.get("ppo_seeds", [0])[0])
-    for label, groups in PPO_VARIANTS.items():
-        model_dir, info = _train_or_reuse(
-            spec,
-            _slug(label),
-            base_cfg,
-            seed,
-            bench_opts,
-            drop_groups=groups,
-            timesteps=timesteps,
-        )
-        metrics = evaluate(test_env, PPOPolicy(model_dir), seeds, episodes, max_steps).metrics
-        ppo_rows[label] = {**metrics, "removed_groups": list(groups), "training": info}
-        opts.log(
-            f"[{spec.key}] {label}: {metrics['latency_mean_s']:.3f} s, quality "
-            f"{metrics['quality']:.3f}, edge {metrics['edge_rate']:.3f}"
-        )
-    _with_deltas(ppo_rows, "ppo (full observation)")
-    test_env.close()
-    return {
-        "env_id": spec.env_id,
-        "target_quality": target,
-        "rows": {**analytic_rows, **ppo_rows},
-        "seeds": seeds,
-        "ppo_timesteps": timesteps,
-        "wall_s": round(time.perf_counter() - t0, 1),
-    }
-
-
-ABLATION_KEYS = (
+#: Metrics compared against the reference row (``delta_<key>``; None where either is None).
+DELTA_OF: tuple[str, ...] = (
+    "latency_mean_s",
+    "quality",
+    "edge_rate",
+    "matched_latency_mean_s",
+    "gap90_latency_mean_s",
+)
+#: Columns of the ablation table (formats in :data:`experiments.tables.COLUMN_FORMATS`).
+ABLATION_KEYS: tuple[str, ...] = (
     "latency_mean_s",
     "latency_p95_s",
     "quality",
@@ -209,27 +95,111 @@ ABLATION_KEYS = (
 )
 
 
+def _slug(label: str) -> str:
+    keep = "".join(c if c.isalnum() else "_" for c in label)
+    return "_".join(p for p in keep.split("_") if p)
+
+
+def _with_deltas(rows: dict[str, dict[str, Any]], reference: str) -> None:
+    ref = rows[reference]
+    for row in rows.values():
+        for key in DELTA_OF:
+            v, r = row.get(key), ref.get(key)
+            row[f"delta_{key}"] = None if v is None or r is None else v - r
+
+
+def ablate_one(bench: BenchmarkSpec, opts: RunOptions, executor: Executor) -> dict[str, Any]:
+    """Analytic and PPO variants on one benchmark; rows of metrics plus deltas."""
+    prof = opts.profile
+    cfg = {**bench.env_config, **opts.extra_env_config}
+    val = split_runs(bench, cfg, "validation", prof.tune_seeds, prof.budget)
+    test = split_runs(bench, cfg, "test", prof.seeds, prof.budget)
+    t0 = time.perf_counter()
+
+    # Validation: one record of always-edge calibrates every variant's grid; all grids at once.
+    rec = record_validation(executor, val)
+    grids = {
+        label: theta_grids(rec, prof.alpha_grid, prof.sweep_points, off)
+        for label, off in ANALYTIC_VARIANTS.items()
+    }
+    tuned = tune(
+        executor,
+        val,
+        rec.target_quality,
+        {label: analytic_candidates(grids[label], off) for label, off in ANALYTIC_VARIANTS.items()},
+    )
+    # PPO variants: one training seed each (the profile's first).
+    seed = prof.ppo_seeds[0]
+    trained: list[TrainOutcome] = executor.map(
+        [
+            train_spec(opts, bench, _slug(label), cfg, seed, prof.ppo_timesteps, groups)
+            for label, groups in PPO_VARIANTS.items()
+        ]
+    )
+
+    # Test: the extremes, each analytic variant's tuned point and sweep, each PPO variant.
+    batch = RunBatch()
+    for extreme in ("always_device", "always_edge"):
+        batch.add(extreme, test.specs(extreme, {}))
+    sweeps = {label: analytic_sweep(grids[label], off) for label, off in ANALYTIC_VARIANTS.items()}
+    for label, off in ANALYTIC_VARIANTS.items():
+        batch.add(label, test.specs("analytic", {**tuned[label].best, **off}))
+        add_sweep(batch, ("sweep", label), test, sweeps[label])
+    for label, outcome in zip(PPO_VARIANTS, trained, strict=True):
+        batch.add(label, test.specs("ppo", {"model_dir": str(outcome.model_dir)}))
+    done = batch.run(executor)
+
+    extremes = [point_of(policy_runs(done[n]).metrics) for n in ("always_device", "always_edge")]
+    q_device, target = (p.quality for p in extremes)
+    gap_target = q_device + GAP_FRACTION * (target - q_device)
+    analytic_rows: dict[str, dict[str, Any]] = {}
+    for label in ANALYTIC_VARIANTS:
+        metrics = policy_runs(done[label]).metrics
+        frontier = [*sweep_frontier(done, ("sweep", label), sweeps[label]), point_of(metrics)]
+        matched = at_quality(frontier + extremes, target)
+        at_gap = at_quality(frontier + extremes, gap_target)
+        analytic_rows[label] = {
+            **metrics,
+            "alpha": tuned[label].best["alpha"],
+            "theta": tuned[label].best["theta"],
+            "matched_latency_mean_s": matched["latency_mean_s"],
+            "matched_edge_rate": matched["edge_rate"],
+            "gap90_latency_mean_s": at_gap["latency_mean_s"],
+            "gap90_edge_rate": at_gap["edge_rate"],
+        }
+    ppo_rows: dict[str, dict[str, Any]] = {}
+    for (label, groups), outcome in zip(PPO_VARIANTS.items(), trained, strict=True):
+        metrics = policy_runs(done[label]).metrics
+        ppo_rows[label] = {**metrics, "removed_groups": list(groups), "training": outcome.info}
+    for label, row in {**analytic_rows, **ppo_rows}.items():
+        opts.log(
+            f"[{bench.key}] {label}: {row['latency_mean_s']:.3f} s, quality "
+            f"{row['quality']:.3f}, edge {row['edge_rate']:.3f}"
+        )
+    _with_deltas(analytic_rows, ANALYTIC_REFERENCE)
+    _with_deltas(ppo_rows, PPO_REFERENCE)
+    return {
+        "env_id": bench.env_id,
+        "target_quality": target,
+        "rows": {**analytic_rows, **ppo_rows},
+        "seeds": list(prof.seeds),
+        "ppo_timesteps": prof.ppo_timesteps,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
 def ablation_tables(results: Mapping[str, Any], markdown: bool, quick: bool) -> str:
     """One table per benchmark (analytic and PPO rows together)."""
-    from experiments.report import quick_tag
-    from experiments.tables import COLUMN_FORMATS, markdown_table, metric_rows, text_table
+    from experiments.report import quality_label, quick_tag
+    from experiments.tables import headers_for, markdown_table, metric_rows, text_table
 
-    COLUMN_FORMATS.setdefault("matched_latency_mean_s", ("latency at target (s)", "{:.3f}"))
-    COLUMN_FORMATS.setdefault(
-        "delta_matched_latency_mean_s", ("Δ latency at target (s)", "{:+.3f}")
-    )
-    COLUMN_FORMATS.setdefault("gap90_latency_mean_s", ("latency at 90% gap (s)", "{:.3f}"))
-    COLUMN_FORMATS.setdefault("delta_gap90_latency_mean_s", ("Δ latency at 90% gap (s)", "{:+.3f}"))
-    headers = ["variant"] + [COLUMN_FORMATS.get(k, (k, ""))[0] for k in ABLATION_KEYS]
+    headers = headers_for("variant", ABLATION_KEYS)
     out = []
     for key, sec in results.items():
         if key == "meta":
             continue
-        label = (
-            "modelled quality" if sec.get("quality_source") == "modelled" else ("measured quality")
-        )
         out.append(
-            f"{'## ' if markdown else '== '}{key} ({label}; target quality "
+            f"{'## ' if markdown else '== '}{key} ({quality_label(sec)}; target quality "
             f"{sec['target_quality']:.3f}){quick_tag(quick)}"
         )
         if markdown:
@@ -240,50 +210,59 @@ def ablation_tables(results: Mapping[str, Any], markdown: bool, quick: bool) -> 
     return "\n".join(out)
 
 
-def run_ablation(opts: AblationOptions, command: str = "edgeroute ablate") -> dict[str, Any]:
-    """Run the ablation on the profile's ablation benchmarks; write ablation.json/.md."""
-    from experiments.benchmark import quality_source_of
-    from experiments.report import RECONSTRUCTION_NOTE, quick_tag, write_json
+def ablation_markdown(results: Mapping[str, Any], command: str) -> str:
+    """``ablation.md``: what was varied, how to read it, the tables."""
+    from experiments.report import RECONSTRUCTION_NOTE
+
+    quick = bool(results["meta"]["quick"])
+    md = [
+        "# edgeroute cost-term ablation" + (" (QUICK run)" if quick else ""),
+        "",
+        f"Command: `{command}`; wall time {results['meta']['wall_s']:.0f} s.",
+        "",
+        RECONSTRUCTION_NOTE,
+        "",
+        "Analytic variants are re-tuned on validation without the term; PPO variants are "
+        "retrained without the observation slots that carry it (see "
+        "`experiments/ablate.py`). Deltas are against the full variant of the same family "
+        "(positive latency delta = slower without it). Test split, mean ± std over seeds. "
+        "'latency at target' / 'at 90% gap' read each analytic variant's (alpha, theta) "
+        "sweep at always-edge quality / at 90% of the always-device -> always-edge gap; "
+        "PPO variants are single operating points (n/a there).",
+        "",
+        ablation_tables(
+            {k: v for k, v in results.items() if k != "meta"}, markdown=True, quick=quick
+        ),
+    ]
+    return "\n".join(md)
+
+
+def run_ablation(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
+    """Run the ablation on the profile's benchmarks (pass ``profile.for_ablation()``); write
+    ablation.json/.md. ``executor`` runs the independent runs (default: in process)."""
+    from experiments.files import write_json, write_text
+    from experiments.report import quick_tag
 
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    abl = opts.profile.get("ablation") or {}
-    specs = parse_benchmarks(
-        abl.get("benchmarks", opts.profile["benchmarks"]), opts.profile.get("env_config") or {}
-    )
-    results: dict[str, Any] = {"meta": {"quick": opts.quick, "command": command}}
-    for spec in specs:
-        section = ablate_one(spec, opts)
-        env = make_env(spec.env_id, {**spec.env_config, **opts.extra_env_config, "split": "test"})
-        section["quality_source"] = quality_source_of(env, spec.key)
-        env.close()
-        results[spec.key] = section
-        opts.log(ablation_tables({spec.key: section}, markdown=False, quick=opts.quick))
-        results["meta"]["wall_s"] = round(time.perf_counter() - t0, 1)
-        write_json(out / "ablation.json", results)
-        md = [
-            "# edgeroute cost-term ablation" + (" (QUICK run)" if opts.quick else ""),
-            "",
-            f"Command: `{command}`; wall time {results['meta']['wall_s']:.0f} s.",
-            "",
-            RECONSTRUCTION_NOTE,
-            "",
-            "Analytic variants are re-tuned on validation without the term; PPO variants are "
-            "retrained without the observation slots that carry it (see "
-            "`experiments/ablate.py`). Deltas are against the full variant of the same family "
-            "(positive latency delta = slower without it). Test split, mean ± std over seeds. "
-            "'latency at target' / 'at 90% gap' read each analytic variant's (alpha, theta) "
-            "sweep at always-edge quality / at 90% of the always-device -> always-edge gap; "
-            "PPO variants are single operating points (n/a there).",
-            "",
-            ablation_tables(
-                {k: v for k, v in results.items() if k != "meta"},
-                markdown=True,
-                quick=opts.quick,
-            ),
-        ]
-        (out / "ablation.md").write_text("\n".join(md))
+    meta = run_meta(opts, "ablate")
+    results: dict[str, Any] = {"meta": {k: meta[k] for k in ("quick", "command", "profile")}}
+    own = executor is None
+    executor = InProcessExecutor() if executor is None else executor
+    try:
+        for bench in opts.profile.specs():
+            section = ablate_one(bench, opts, executor)
+            cfg = {**bench.env_config, **opts.extra_env_config, "split": "test"}
+            section["quality_source"] = describe_env(bench.env_id, cfg, bench.key).quality_source
+            results[bench.key] = section
+            opts.log(ablation_tables({bench.key: section}, markdown=False, quick=opts.quick))
+            results["meta"]["wall_s"] = round(time.perf_counter() - t0, 1)
+            write_json(out / "ablation.json", results)
+            write_text(out / "ablation.md", ablation_markdown(results, meta["command"]))
+    finally:
+        if own:
+            executor.close()
     opts.log(
         f"wrote {out / 'ablation.json'} and {out / 'ablation.md'} in "
         f"{results['meta']['wall_s']:.0f} s{quick_tag(opts.quick)}"

@@ -23,14 +23,20 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bench",
     "train",
     "evaluate",
+    "crossover",
     "benchmark",
     "ablate",
     "load_delay",
+    "sweep",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand whose module is present."""
+    """The top-level parser with every subcommand of :data:`COMMAND_MODULES`.
+
+    A listed module that does not import is a broken installation: the error propagates (a
+    command must never vanish from ``--help`` silently).
+    """
     parser = argparse.ArgumentParser(
         prog="edgeroute",
         description="Route LLM queries between an on-device model and an edge server.",
@@ -38,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"experiments.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"experiments.commands.{name}":
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"experiments.commands.{name}").register(subparsers)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""Loading and validating the YAML configs: PPO hyperparameters per env id, benchmark budgets.
+"""Loading and validating the YAML configs: PPO hyperparameters per env id (the benchmark
+budgets are typed in :mod:`experiments.run_profile`).
 
 PPO files follow RL-Baselines3-Zoo (``hyperparams/ppo.yml``): a top-level key per environment id.
 We keep the PPO constructor arguments under ``ppo:`` (checked against
@@ -22,7 +23,7 @@ from cost_models.errors import EdgeRouteError, require
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: The shipped PPO hyperparameters (``edgeroute train`` default).
 DEFAULT_PPO_CONFIG = CONFIG_DIR / "ppo.yaml"
-#: The shipped benchmark budgets (``quick`` and ``full`` profiles).
+#: The shipped benchmark budgets (``quick`` and ``full`` profiles; :mod:`experiments.run_profile`).
 DEFAULT_BENCHMARK_CONFIG = CONFIG_DIR / "benchmark.yaml"
 
 #: Training settings allowed next to ``ppo:`` and their defaults.
@@ -121,25 +122,3 @@ def load_ppo_config(path: str | Path | None, env_id: str) -> PPOTrainConfig:
         f"config file {str(p)!r} has no entry for env {env_id!r}; it has: {sorted(data)}",
     )
     return parse_ppo_entry(env_id, data[env_id], str(p))
-
-
-def load_benchmark_profile(path: str | Path | None, profile: str) -> dict[str, Any]:
-    """The ``profile`` (``quick`` or ``full``) of the benchmark budget YAML."""
-    p = Path(path) if path is not None else DEFAULT_BENCHMARK_CONFIG
-    data = read_yaml(p)
-    require(isinstance(data, Mapping), f"config file {str(p)!r} must be a mapping of profiles")
-    require(
-        profile in data, f"config file {str(p)!r} has no profile {profile!r}; has {sorted(data)}"
-    )
-    prof = dict(data[profile])
-    required = {
-        "seeds",
-        "benchmarks",
-        "ppo_timesteps",
-        "sweep_points",
-        "alpha_grid",
-        "episodes_per_seed",
-    }
-    missing = sorted(required - set(prof))
-    require(not missing, f"{p}: profile {profile!r} is missing key(s) {missing}")
-    return prof

@@ -9,10 +9,11 @@ episode. Differences between policies are then differences of decisions, not of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
+import numpy as np
 
 from agents.base import Policy
 from cost_models.errors import require
@@ -28,6 +29,27 @@ def reset_seed(seed: int, episode: int) -> int:
     return int(seed) * SEED_STRIDE + int(episode)
 
 
+def check_run_args(seeds: Sequence[int], episodes: int = 1, max_steps: int | None = None) -> None:
+    """Raise :class:`EdgeRouteError` for a bad seed list, episode count or step cap, so that a
+    caller can check them before any work (training, tuning) starts."""
+    require(len(seeds) > 0, "evaluate needs at least one seed")
+    for s in seeds:
+        require(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0,
+            f"seed {s!r} is not allowed; evaluation seeds are integers >= 0",
+        )
+    require(
+        isinstance(episodes, (int, np.integer)) and 1 <= episodes <= SEED_STRIDE,
+        f"episodes={episodes!r} must be an integer in [1, {SEED_STRIDE}]",
+    )
+    require(
+        max_steps is None
+        or (isinstance(max_steps, (int, np.integer)) and not isinstance(max_steps, bool))
+        and max_steps >= 1,
+        f"max_steps={max_steps!r} must be None (until the episode ends) or an integer >= 1",
+    )
+
+
 def run_policy(
     env: gym.Env,
     policy: Policy,
@@ -39,8 +61,10 @@ def run_policy(
 
     ``max_steps`` caps the steps of each episode (``None``: until the episode ends).
     """
-    require(episodes >= 1, f"episodes={episodes} must be >= 1")
+    check_run_args([seed], episodes, max_steps)
     policy.bind(list(env.unwrapped.observation_names))
+    if policy.needs_env:
+        policy.attach(env.unwrapped)
     log = StepLog()
     for episode in range(episodes):
         rs = reset_seed(seed, episode)
@@ -66,6 +90,13 @@ class PolicyRuns:
     per_seed: list[dict[str, float]]
     metrics: dict[str, float]
 
+    @classmethod
+    def aggregate(
+        cls, label: str, per_seed: Sequence[dict[str, float]], logs: Sequence[StepLog] = ()
+    ) -> PolicyRuns:
+        """Runs of one policy from per-seed metrics: mean and ``_std`` over seeds."""
+        return cls(label, list(logs), list(per_seed), aggregate_over_seeds(per_seed))
+
 
 def evaluate(
     env: gym.Env,
@@ -76,25 +107,8 @@ def evaluate(
     keep_logs: bool = False,
 ) -> PolicyRuns:
     """Run ``policy`` for each seed and aggregate metrics over seeds (mean and ``_std``)."""
-    require(len(seeds) > 0, "evaluate needs at least one seed")
+    check_run_args(seeds, episodes, max_steps)
     logs = [run_policy(env, policy, s, episodes, max_steps) for s in seeds]
-    per_seed = [compute_metrics(log) for log in logs]
-    return PolicyRuns(
-        label=policy.label(),
-        logs=logs if keep_logs else [],
-        per_seed=per_seed,
-        metrics=aggregate_over_seeds(per_seed),
+    return PolicyRuns.aggregate(
+        policy.label(), [compute_metrics(log) for log in logs], logs if keep_logs else ()
     )
-
-
-def evaluate_many(
-    env: gym.Env,
-    policies: Mapping[str, Policy] | Iterable[tuple[str, Policy]],
-    seeds: Sequence[int],
-    episodes: int = 1,
-    max_steps: int | None = None,
-    keep_logs: bool = False,
-) -> dict[str, PolicyRuns]:
-    """:func:`evaluate` for each named policy on the same env and seeds (common random numbers)."""
-    items = policies.items() if isinstance(policies, Mapping) else policies
-    return {name: evaluate(env, pol, seeds, episodes, max_steps, keep_logs) for name, pol in items}

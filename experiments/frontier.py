@@ -25,11 +25,15 @@ class FrontierPoint:
     """One operating point of a policy: quality, mean latency (s), edge rate, knob value(s)."""
 
     quality: float
+    """mean quality over the served queries"""
     latency_mean_s: float
+    """mean response latency (s)"""
     edge_rate: float
+    """share of queries served on the edge"""
     knob: float | None = None
-    #: Other parameters of the point (e.g. the analytic alpha for a theta sweep).
+    """the swept value (None: a fixed operating point such as a tuned policy)"""
     params: tuple[tuple[str, float], ...] = ()
+    """other parameters of the point (e.g. the analytic alpha of a theta sweep)"""
 
 
 def pareto_frontier(points: Sequence[FrontierPoint]) -> list[FrontierPoint]:

@@ -41,6 +41,7 @@ class StepLog:
     switched: list[bool] = field(default_factory=list)
     recomputed_tokens: list[float] = field(default_factory=list)
     dialogue_id: list[str] = field(default_factory=list)
+    turn_index: list[int] = field(default_factory=list)
 
     def record(self, info: Mapping[str, Any], reward: float) -> None:
         """Append the outcome of the query just served, from ``step()``'s ``info``."""
@@ -51,6 +52,7 @@ class StepLog:
         self.switched.append(bool(info.get("switched", False)))
         self.recomputed_tokens.append(float(info.get("recomputed_tokens", 0.0)))
         self.dialogue_id.append(str(info.get("dialogue_id", len(self.dialogue_id))))
+        self.turn_index.append(int(info.get("turn_index", 0)))
 
     def __len__(self) -> int:
         return len(self.latency_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -56,14 +57,8 @@ def plot_frontiers(
         ax.axvline(target_quality, color="grey", ls="--", lw=1, label="quality of always_edge")
     ax.set_xlabel("quality (mean over queries)")
     ax.set_ylabel("mean response latency (s)")
-    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, title, legend_loc="best")
 
 
 def plot_latency_distributions(latencies: Mapping[str, np.ndarray], path: Path, title: str) -> Path:
@@ -77,9 +72,14 @@ def plot_latency_distributions(latencies: Mapping[str, np.ndarray], path: Path, 
     ax.set_xscale("log")
     ax.set_xlabel("response latency (s)")
     ax.set_ylabel("share of queries with latency <= x")
-    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, ax, path, title, legend_loc="lower right")
+
+
+def _save(fig: Any, ax: Any, path: Path, title: str, legend_loc: str) -> Path:
+    """Title, legend, layout; write the PNG (120 dpi) and free the figure."""
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc=legend_loc)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

@@ -2,18 +2,17 @@
 
 Every output of a ``--quick`` run says "quick" (titles, headings, JSON ``meta.quick``); every
 table built on MT-Bench-101 says "modelled quality" (no public per-turn outcomes exist; see
-DESIGN.md "Traces and quality"); results.md states that the cost equations are our
-reconstruction of the paper's (its exact formulas are not public).
+README.md "Limits" and ``envs/traces/mt_bench_101.py``); results.md states that the cost
+equations are our reconstruction of the paper's (its exact formulas are not public).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from experiments.metrics import METRIC_KEYS
 from experiments.tables import (
     headers_for,
     markdown_table,
@@ -21,17 +20,10 @@ from experiments.tables import (
     text_table,
 )
 
-#: Main-table columns.
-POLICY_KEYS: tuple[str, ...] = (
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p95_s",
-    "quality",
-    "edge_rate",
-    "reward_mean",
-)
 #: Extra columns for multi-turn benchmarks.
 MULTI_TURN_KEYS: tuple[str, ...] = ("switches_per_dialogue", "recomputed_tokens_per_dialogue")
+#: Main-table columns: every metric but the multi-turn ones.
+POLICY_KEYS: tuple[str, ...] = tuple(k for k in METRIC_KEYS if k not in MULTI_TURN_KEYS)
 
 RECONSTRUCTION_NOTE = (
     "The latency and cost equations (channel, roofline compute, KV-cache recompute, the "
@@ -97,10 +89,7 @@ def pgr_table(section: Mapping[str, Any], markdown: bool) -> str:
                 lat("semantic_threshold"),
                 lat("analytic"),
                 lat("ppo"),
-                _pct(e["analytic_vs_static"]["latency_reduction_pct"]),
-                _pct(e["analytic_vs_static"]["edge_call_reduction_pct"]),
-                _pct(e["ppo_vs_analytic"]["latency_reduction_pct"]),
-                _pct(e["ppo_vs_analytic"]["edge_call_reduction_pct"]),
+                *_reduction_cells(e),
             ]
         )
     headers = [
@@ -121,21 +110,26 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.1f}%"
 
 
+#: The two comparisons every table reports, and the two reductions of each.
+COMPARISONS: tuple[str, ...] = ("analytic_vs_static", "ppo_vs_analytic")
+REDUCTIONS: tuple[str, ...] = ("latency_reduction_pct", "edge_call_reduction_pct")
+
+
+def _reduction_cells(entry: Mapping[str, Any]) -> list[str]:
+    """Analytic vs static and PPO vs analytic: latency and edge-call reductions (4 cells)."""
+    return [_pct(entry[cmp][red]) for cmp in COMPARISONS for red in REDUCTIONS]
+
+
 def headline_rows(results: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for key, sec in results.items():
         if key == "meta":
             continue
-        a = sec["analytic_vs_static"]
-        p = sec["ppo_vs_analytic"]
         rows.append(
             [
                 f"{key} ({quality_label(sec)})",
                 f"{sec['matched_quality']['target_quality']:.3f}",
-                _pct(a["latency_reduction_pct"]),
-                _pct(a["edge_call_reduction_pct"]),
-                _pct(p["latency_reduction_pct"]),
-                _pct(p["edge_call_reduction_pct"]),
+                *_reduction_cells(sec),
                 _pct(sec["oracle_gap_closed_pct"]),
                 *_pgr_headline(sec),
             ]
@@ -150,13 +144,8 @@ HEADLINE_PGR = "0.95"
 def _pgr_headline(sec: Mapping[str, Any]) -> list[str]:
     e = (sec.get("matched_quality_gap_recovered") or {}).get(HEADLINE_PGR)
     if e is None:
-        return ["n/a"] * 4
-    return [
-        _pct(e["analytic_vs_static"]["latency_reduction_pct"]),
-        _pct(e["analytic_vs_static"]["edge_call_reduction_pct"]),
-        _pct(e["ppo_vs_analytic"]["latency_reduction_pct"]),
-        _pct(e["ppo_vs_analytic"]["edge_call_reduction_pct"]),
-    ]
+        return ["n/a"] * (len(COMPARISONS) * len(REDUCTIONS))
+    return _reduction_cells(e)
 
 
 HEADLINE_HEADERS = [
@@ -172,6 +161,21 @@ HEADLINE_HEADERS = [
     "at 95% gap: PPO vs analytic latency",
     "edge calls",
 ]
+
+
+def nonmyopic_text(section: Mapping[str, Any]) -> str:
+    """One sentence on ``nonmyopic_gap`` (multi-turn sections), or ``""``."""
+    gap = section.get("nonmyopic_gap")
+    if not gap:
+        return ""
+    lat = gap["latency_s_at_matched_quality"]
+    return (
+        "planning over a dialogue (hindsight_optimal) vs the best per-step choice (myopic "
+        f"oracle), {gap['dialogues']} one-dialogue episodes: +{gap['reward_per_dialogue']:.4f} "
+        f"reward per dialogue, better on {100 * gap['share_of_dialogues_improved']:.1f}% of "
+        "dialogues, latency at the myopic oracle's quality "
+        + ("n/a" if lat is None else f"{lat:+.3f} s lower")
+    )
 
 
 def section_text(key: str, section: Mapping[str, Any], quick: bool) -> str:
@@ -194,6 +198,8 @@ def section_text(key: str, section: Mapping[str, Any], quick: bool) -> str:
         "at fractions of the always-device -> always-edge quality gap:",
         pgr_table(section, markdown=False),
     ]
+    if section.get("nonmyopic_gap"):
+        lines += ["", nonmyopic_text(section)]
     return "\n".join(lines)
 
 
@@ -292,7 +298,8 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         "compare at 95% of the always-device -> always-edge quality gap (RouteLLM's "
         "performance gap recovered): at exactly 100% every threshold frontier tends to end in "
         "always-edge itself, so the 100% comparison is knife-edge on noisy quality estimates. "
-        "The oracle gap uses the Oracle's mean latency (at its own, higher quality).",
+        "The oracle gap uses the myopic oracle's mean latency (at its own, higher quality); "
+        "on dialogues the bound is hindsight_optimal (see nonmyopic_gap).",
         "",
         *[verdict(k, v) + "  " for k, v in results.items() if k != "meta"],
         "",
@@ -325,26 +332,8 @@ def results_markdown(results: Mapping[str, Any]) -> str:
             f"{_pct(sec['ppo_vs_analytic_at_ppo_quality']['latency_reduction_pct'])}, edge calls "
             f"{_pct(sec['ppo_vs_analytic_at_ppo_quality']['edge_call_reduction_pct'])}.",
             "",
+            *([nonmyopic_text(sec) + ".", ""] if sec.get("nonmyopic_gap") else []),
             f"![frontier](frontier_{key}.png) ![latency](latency_{key}.png)",
             "",
         ]
     return "\n".join(out)
-
-
-def write_json(path: Path, data: Any) -> Path:
-    def default(o: Any) -> Any:
-        if hasattr(o, "item"):
-            return o.item()
-        return str(o)
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        if isinstance(o, Mapping):
-            return {str(k): clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        return o
-
-    path.write_text(json.dumps(clean(data), indent=2, default=default))
-    return path

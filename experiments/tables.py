@@ -7,25 +7,51 @@ standard library so that tables render the same on every machine and in CI logs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
-#: Column header and number format per metric key.
-COLUMN_FORMATS: dict[str, tuple[str, str]] = {
-    "latency_mean_s": ("mean latency (s)", "{:.3f}"),
-    "latency_p50_s": ("p50 (s)", "{:.3f}"),
-    "latency_p95_s": ("p95 (s)", "{:.3f}"),
-    "quality": ("quality", "{:.3f}"),
-    "edge_rate": ("edge rate", "{:.3f}"),
-    "reward_mean": ("reward/step", "{:.3f}"),
-    "switches_per_dialogue": ("switches/dlg", "{:.2f}"),
-    "recomputed_tokens_per_dialogue": ("recomputed tok/dlg", "{:.0f}"),
-    "target_quality": ("target quality", "{:.3f}"),
-    "latency_reduction_pct": ("latency reduction (%)", "{:+.1f}"),
-    "edge_call_reduction_pct": ("edge-call reduction (%)", "{:+.1f}"),
-    "delta_latency_mean_s": ("Δ mean latency (s)", "{:+.3f}"),
-    "delta_quality": ("Δ quality", "{:+.3f}"),
-    "delta_edge_rate": ("Δ edge rate", "{:+.3f}"),
-}
+
+class ColumnFormat(NamedTuple):
+    """How a metric key is shown: its column header and its number format."""
+
+    header: str
+    fmt: str
+
+
+#: Format of a key without an entry in :data:`COLUMN_FORMATS`.
+DEFAULT_FORMAT = "{:.4g}"
+
+#: Column header and number format per metric key, for every table of every job (read-only:
+#: a job that needs a new column declares it here, never at call time).
+COLUMN_FORMATS: Mapping[str, ColumnFormat] = MappingProxyType(
+    {
+        "latency_mean_s": ColumnFormat("mean latency (s)", "{:.3f}"),
+        "latency_p50_s": ColumnFormat("p50 (s)", "{:.3f}"),
+        "latency_p95_s": ColumnFormat("p95 (s)", "{:.3f}"),
+        "quality": ColumnFormat("quality", "{:.3f}"),
+        "edge_rate": ColumnFormat("edge rate", "{:.3f}"),
+        "reward_mean": ColumnFormat("reward/step", "{:.3f}"),
+        "switches_per_dialogue": ColumnFormat("switches/dlg", "{:.2f}"),
+        "recomputed_tokens_per_dialogue": ColumnFormat("recomputed tok/dlg", "{:.0f}"),
+        "target_quality": ColumnFormat("target quality", "{:.3f}"),
+        "latency_reduction_pct": ColumnFormat("latency reduction (%)", "{:+.1f}"),
+        "edge_call_reduction_pct": ColumnFormat("edge-call reduction (%)", "{:+.1f}"),
+        "delta_latency_mean_s": ColumnFormat("Δ mean latency (s)", "{:+.3f}"),
+        "delta_quality": ColumnFormat("Δ quality", "{:+.3f}"),
+        "delta_edge_rate": ColumnFormat("Δ edge rate", "{:+.3f}"),
+        "n_seeds": ColumnFormat("runs", "{:.0f}"),
+        # The ablation's matched-quality columns (experiments.ablate).
+        "matched_latency_mean_s": ColumnFormat("latency at target (s)", "{:.3f}"),
+        "delta_matched_latency_mean_s": ColumnFormat("Δ latency at target (s)", "{:+.3f}"),
+        "gap90_latency_mean_s": ColumnFormat("latency at 90% gap (s)", "{:.3f}"),
+        "delta_gap90_latency_mean_s": ColumnFormat("Δ latency at 90% gap (s)", "{:+.3f}"),
+    }
+)
+
+
+def column_format(key: str) -> ColumnFormat:
+    """The format of ``key`` (the key itself as header, :data:`DEFAULT_FORMAT` if undeclared)."""
+    return COLUMN_FORMATS.get(key) or ColumnFormat(key, DEFAULT_FORMAT)
 
 
 def format_value(key: str, value: Any, std: Any = None) -> str:
@@ -34,7 +60,7 @@ def format_value(key: str, value: Any, std: Any = None) -> str:
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    fmt = COLUMN_FORMATS.get(key, (key, "{:.4g}"))[1]
+    fmt = column_format(key).fmt
     text = fmt.format(value)
     if isinstance(std, (int, float)) and not isinstance(std, bool):
         text += " ± " + fmt.replace("+", "").format(std)
@@ -56,7 +82,7 @@ def metric_rows(
 
 def headers_for(first: str, keys: Sequence[str]) -> list[str]:
     """Header row: ``first`` then the display name of each key."""
-    return [first] + [COLUMN_FORMATS.get(k, (k, ""))[0] for k in keys]
+    return [first] + [column_format(k).header for k in keys]
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -12,9 +12,19 @@ What a run directory holds after ``train_ppo``::
     best/best_model.zip  best model on the validation split (EvalCallback)
     evaluations.npz      EvalCallback's history
 
-Ctrl-C saves a checkpoint before stopping; ``resume=True`` loads the newest checkpoint (and its
-VecNormalize statistics) and continues with ``reset_num_timesteps=False``, so the step count
-and the TensorBoard curves continue where they stopped.
+Nothing is lost or overwritten by accident (:mod:`experiments.run_dir`): a directory that holds
+a run is refused unless ``resume=True`` or ``overwrite=True``; every hyperparameter and the seed
+are validated before any environment is built (:mod:`experiments.ppo_checks`); every file is
+written atomically (temporary file, then rename), so a full disk leaves the previous checkpoint
+intact; Ctrl-C and SIGTERM (how clusters stop jobs) save a checkpoint before stopping; any other
+failure during training also tries to save one. ``resume=True`` first checks that the env id,
+benchmark, observation shape, seed and configs equal those in ``run.yaml`` (listing what
+differs), then loads the newest checkpoint that loads (saying which ones it skipped, e.g. a
+0-byte file from a full disk) with its VecNormalize statistics, and continues with
+``reset_num_timesteps=False``, so the step count and the TensorBoard curves continue.
+
+PPO stops only after whole rollouts of ``n_steps x n_envs`` steps, so it runs the requested
+steps rounded up; the progress bar counts those and the run says so.
 
 Determinism: one torch thread, ``PPO(seed=...)`` seeding torch/numpy/random and the action
 space, and the vectorised envs seeded ``seed, seed + 1, ...`` -- the same seed gives the same
@@ -23,25 +33,43 @@ weights on the same machine (checked in tests, SB3-test style).
 
 from __future__ import annotations
 
-import re
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import yaml
-
-from agents.ppo import MODEL_FILE, RUN_FILE, VECNORMALIZE_FILE
-from cost_models.errors import require
-from experiments.callbacks import RoutingEvalCallback, RoutingLogCallback
+from agents.ppo import MODEL_FILE, VECNORMALIZE_FILE
+from cost_models.errors import EdgeRouteError
+from experiments.callbacks import (
+    AtomicCheckpointCallback,
+    RoutingEvalCallback,
+    RoutingLogCallback,
+    StepsProgressBar,
+    planned_steps,
+)
 from experiments.config import PPOTrainConfig, load_ppo_config
 from experiments.envfactory import make_env
+from experiments.interrupt import signals_deferred, sigterm_as_interrupt
+from experiments.ppo_checks import check_ppo_kwargs, check_seed
+from experiments.run_dir import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    EVALUATIONS_FILE,
+    TB_DIR,
+    check_resume,
+    checkpoints,
+    prepare_run_dir,
+    save_checkpoint,
+    save_model,
+    save_vecnormalize,
+    vecnormalize_path,
+    write_run,
+)
 
-CHECKPOINT_DIR = "checkpoints"
-CHECKPOINT_PREFIX = "ppo"
-_CKPT_RE = re.compile(rf"^{CHECKPOINT_PREFIX}_(\d+)_steps\.zip$")
 #: Offset of the validation env's seed from the training seed (a separate stream).
 EVAL_SEED_OFFSET = 10_000
 
@@ -61,7 +89,9 @@ class TrainSettings:
     timesteps: int | None = None
     """total environment steps (default: the config's n_timesteps)"""
     resume: bool = False
-    """continue from the newest checkpoint in out_dir/checkpoints"""
+    """continue from the newest checkpoint in out_dir/checkpoints that loads"""
+    overwrite: bool = False
+    """replace a run already in out_dir (its files are deleted first)"""
     env_overrides: dict[str, Any] = field(default_factory=dict)
     """environment config overrides on top of the YAML's env_config (e.g. benchmark)"""
     drop_groups: tuple[str, ...] = ()
@@ -89,20 +119,17 @@ class TrainResult:
     model: Any = None  # the trained PPO object (in memory), for callers that keep using it
 
 
-def latest_checkpoint(out_dir: Path) -> tuple[Path, int] | None:
+class Checkpoint(NamedTuple):
+    """A saved checkpoint: its file and the step count it was saved at."""
+
+    path: Path
+    steps: int
+
+
+def latest_checkpoint(out_dir: Path) -> Checkpoint | None:
     """The newest ``checkpoints/ppo_<n>_steps.zip`` and its step count, or ``None``."""
-    ckpt_dir = Path(out_dir) / CHECKPOINT_DIR
-    if not ckpt_dir.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if (m := _CKPT_RE.match(p.name))]
-    if not found:
-        return None
-    steps, path = max(found)
-    return path, steps
-
-
-def _vecnorm_path_for(ckpt: Path, steps: int) -> Path:
-    return ckpt.parent / f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl"
+    found = checkpoints(out_dir)
+    return Checkpoint(found[0][1], found[0][0]) if found else None
 
 
 def _env_configs(cfg: PPOTrainConfig, overrides: Mapping[str, Any]) -> tuple[dict, dict]:
@@ -133,57 +160,170 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _check_timesteps(value: Any, default: int) -> int:
+    total = default if value is None else value
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise EdgeRouteError(f"--timesteps {total!r} is not allowed; use an integer >= 1")
+    return int(total)
+
+
+def _identity(settings: TrainSettings, cfg: PPOTrainConfig, ppo: Mapping, train_cfg: Mapping):
+    """What a resumed command must share with the run (see ``run_dir.RESUME_KEYS``)."""
+    return {
+        "env_id": settings.env_id,
+        "benchmark": train_cfg.get("benchmark"),
+        "seed": settings.seed,
+        "env_config_train": _jsonable(train_cfg),
+        "ppo": _jsonable(ppo),
+        "drop_observation_groups": list(settings.drop_groups),
+        "n_envs": cfg.n_envs,
+        "normalize_obs": cfg.normalize_obs,
+        "normalize_reward": cfg.normalize_reward,
+    }
+
+
+def _load_newest(out: Path, base_venv: Any, normalize: bool, tb_dir: Path):
+    """The newest checkpoint that loads: (model, venv, path, messages about skipped ones)."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    skipped: list[str] = []
+    for steps, ckpt in checkpoints(out):
+        try:
+            venv = base_venv
+            if normalize:
+                venv = VecNormalize.load(str(vecnormalize_path(ckpt, steps)), base_venv)
+                venv.training = True
+            model = PPO.load(ckpt, env=venv, device="cpu", tensorboard_log=str(tb_dir))
+            return model, venv, ckpt, skipped
+        except Exception as exc:  # zipfile, pickle, torch and SB3 raise many types
+            size = ckpt.stat().st_size if ckpt.exists() else 0
+            skipped.append(f"{ckpt.name} ({size} bytes) does not load: {type(exc).__name__}: {exc}")
+    raise EdgeRouteError(
+        f"--resume: none of the checkpoints in {out / CHECKPOINT_DIR} loads:\n  "
+        + "\n  ".join(skipped)
+        + "\nstart a new run (another --out, or --overwrite)"
+    )
+
+
 def train_ppo(settings: TrainSettings) -> TrainResult:
-    """Train (or resume) PPO as described in the module docstring; returns the run summary."""
-    import stable_baselines3
+    """Train (or resume) PPO as described in the module docstring; returns the run summary.
+
+    Bad settings raise :class:`EdgeRouteError` before any environment is built. Ctrl-C and
+    SIGTERM save a checkpoint and re-raise (an :class:`experiments.interrupt.Interrupted` for
+    SIGTERM); a failure to write (e.g. a full disk) raises :class:`EdgeRouteError` naming the
+    file and the newest complete checkpoint.
+    """
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
     from stable_baselines3.common.vec_env import VecNormalize
 
     cfg = load_ppo_config(settings.config_path, settings.env_id)
-    total = int(settings.timesteps if settings.timesteps is not None else cfg.n_timesteps)
-    require(total >= 1, f"--timesteps {total} must be >= 1")
-    out = Path(settings.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    train_cfg, eval_cfg = _env_configs(cfg, settings.env_overrides)
-    ppo_kwargs = {**cfg.ppo, **settings.ppo_overrides}
+    source = f"{settings.config_path or 'experiments/configs/ppo.yaml'} [{settings.env_id}]"
+    total = _check_timesteps(settings.timesteps, cfg.n_timesteps)
+    check_seed(settings.seed, "--seed")
+    raw_ppo = {**cfg.ppo, **settings.ppo_overrides}
+    ppo_kwargs = check_ppo_kwargs(raw_ppo, cfg.n_envs, source)
     drop = tuple(settings.drop_groups)
+    train_cfg, eval_cfg = _env_configs(cfg, settings.env_overrides)
+    identity = _identity(settings, cfg, raw_ppo, train_cfg)
+    out = prepare_run_dir(settings.out_dir, settings.resume, settings.overwrite)
+    if settings.resume:
+        check_resume(out, identity)
     torch.set_num_threads(1)
-
-    venv = _make_vec_env(settings.env_id, train_cfg, cfg.n_envs, settings.seed, drop)
     normalize = cfg.normalize_obs or cfg.normalize_reward
-    resume_from = latest_checkpoint(out) if settings.resume else None
-    require(
-        not settings.resume or resume_from is not None,
-        f"--resume: no checkpoint in {out / CHECKPOINT_DIR}; start without --resume",
-    )
-    if normalize:
-        if resume_from is not None and _vecnorm_path_for(*resume_from).exists():
-            venv = VecNormalize.load(str(_vecnorm_path_for(*resume_from)), venv)
-            venv.training = True
-        else:
-            venv = VecNormalize(
-                venv,
-                norm_obs=cfg.normalize_obs,
-                norm_reward=cfg.normalize_reward,
-                gamma=float(ppo_kwargs.get("gamma", 0.99)),
+    tb_dir = out / TB_DIR
+
+    with sigterm_as_interrupt():
+        venv = _make_vec_env(settings.env_id, train_cfg, cfg.n_envs, settings.seed, drop)
+        identity["observation_shape"] = list(venv.observation_space.shape)
+        if settings.resume:
+            check_resume(out, {"observation_shape": identity["observation_shape"]})
+            model, venv, resumed_from, skipped = _load_newest(out, venv, normalize, tb_dir)
+            for line in skipped:
+                print(f"--resume: skipped {line}", file=sys.stderr)
+            print(
+                f"resuming from {resumed_from} at {model.num_timesteps} steps"
+                + (f" (the newest {len(skipped)} checkpoint(s) do not load)" if skipped else ""),
+                file=sys.stderr,
             )
+        else:
+            if normalize:
+                venv = VecNormalize(
+                    venv,
+                    norm_obs=cfg.normalize_obs,
+                    norm_reward=cfg.normalize_reward,
+                    gamma=float(ppo_kwargs.get("gamma", 0.99)),
+                )
+            model = PPO(
+                env=venv,
+                seed=settings.seed,
+                device="cpu",
+                tensorboard_log=str(tb_dir),
+                verbose=settings.verbose,
+                **ppo_kwargs,
+            )
+        return _learn(settings, cfg, out, model, venv, normalize, total, identity, eval_cfg)
 
-    if resume_from is not None:
-        model = PPO.load(resume_from[0], env=venv, device="cpu", tensorboard_log=str(out / "tb"))
-        print(f"resuming from {resume_from[0]} at {model.num_timesteps} steps", file=sys.stderr)
-    else:
-        model = PPO(
-            env=venv,
-            seed=settings.seed,
-            device="cpu",
-            tensorboard_log=str(out / "tb"),
-            verbose=settings.verbose,
-            **ppo_kwargs,
+
+def _callbacks(
+    settings, cfg, out: Path, normalize: bool, eval_cfg: Mapping, hparams, planned, resumed_steps
+):
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    callbacks = [
+        RoutingLogCallback(hparams),
+        AtomicCheckpointCallback(max(cfg.checkpoint_freq // cfg.n_envs, 1), out, normalize),
+    ]
+    if settings.progress_bar:
+        callbacks.append(StepsProgressBar(planned))
+    if settings.eval:
+        eval_env = _make_vec_env(
+            settings.env_id,
+            eval_cfg,
+            1,
+            settings.seed + EVAL_SEED_OFFSET,
+            tuple(settings.drop_groups),
         )
-    remaining = total - int(model.num_timesteps)
+        if normalize:
+            eval_env = VecNormalize(
+                eval_env, norm_obs=cfg.normalize_obs, norm_reward=False, training=False
+            )
+        evaluator = RoutingEvalCallback(
+            eval_env,
+            n_eval_episodes=cfg.n_eval_episodes,
+            eval_freq=max(cfg.eval_freq // cfg.n_envs, 1),
+            best_model_save_path=str(out / BEST_DIR),
+            log_path=str(out),
+            deterministic=True,
+            verbose=settings.verbose,
+        )
+        history = out / EVALUATIONS_FILE
+        if settings.resume and history.exists():
+            warning = evaluator.continue_history(history, resumed_steps)
+            if warning:
+                print(f"--resume: {warning}", file=sys.stderr)
+        callbacks.append(evaluator)
+    return callbacks
 
+
+def _learn(settings, cfg, out, model, venv, normalize, total, identity, eval_cfg) -> TrainResult:
+    """Run ``learn`` and save: the model on success, a checkpoint on interrupt or failure."""
+    import stable_baselines3
+    import torch
+    from stable_baselines3.common.callbacks import CallbackList
+
+    steps0 = int(model.num_timesteps)
+    remaining = total - steps0
+    n_steps = int(model.n_steps)
+    planned = planned_steps(remaining, n_steps, cfg.n_envs)
+    if planned != max(remaining, 0):
+        print(
+            f"PPO collects whole rollouts of n_steps x n_envs = {n_steps} x {cfg.n_envs} = "
+            f"{n_steps * cfg.n_envs} steps: {max(remaining, 0):,} steps requested, "
+            f"{planned:,} will run",
+            file=sys.stderr,
+        )
     hparams = {
         "env_id": settings.env_id,
         "seed": settings.seed,
@@ -191,96 +331,66 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
         "n_envs": cfg.n_envs,
         "normalize_obs": cfg.normalize_obs,
         "normalize_reward": cfg.normalize_reward,
-        "drop_observation_groups": ",".join(drop),
-        **{f"ppo/{k}": v for k, v in ppo_kwargs.items()},
-        **{f"env/{k}": v for k, v in _jsonable(train_cfg).items()},
+        "drop_observation_groups": ",".join(settings.drop_groups),
+        **{f"ppo/{k}": v for k, v in identity["ppo"].items()},
+        **{f"env/{k}": v for k, v in identity["env_config_train"].items()},
     }
-    callbacks = [
-        RoutingLogCallback(hparams),
-        CheckpointCallback(
-            save_freq=max(cfg.checkpoint_freq // cfg.n_envs, 1),
-            save_path=str(out / CHECKPOINT_DIR),
-            name_prefix=CHECKPOINT_PREFIX,
-            save_vecnormalize=normalize,
-        ),
-    ]
-    if settings.eval:
-        eval_env = _make_vec_env(
-            settings.env_id, eval_cfg, 1, settings.seed + EVAL_SEED_OFFSET, drop
-        )
-        if normalize:
-            eval_env = VecNormalize(
-                eval_env, norm_obs=cfg.normalize_obs, norm_reward=False, training=False
-            )
-        callbacks.append(
-            RoutingEvalCallback(
-                eval_env,
-                n_eval_episodes=cfg.n_eval_episodes,
-                eval_freq=max(cfg.eval_freq // cfg.n_envs, 1),
-                best_model_save_path=str(out / "best"),
-                log_path=str(out),
-                deterministic=True,
-                verbose=settings.verbose,
-            )
-        )
-
     run_info = {
-        "env_id": settings.env_id,
-        "seed": settings.seed,
+        **identity,
         "total_timesteps": total,
         "config_file": str(settings.config_path or "experiments/configs/ppo.yaml (shipped)"),
         "train_settings": _jsonable({k: v for k, v in cfg.to_dict().items() if k != "ppo"}),
-        "ppo": _jsonable(ppo_kwargs),
-        "env_config_train": _jsonable(train_cfg),
         "env_config_eval": _jsonable(eval_cfg),
-        "drop_observation_groups": list(drop),
         "versions": {
             "stable_baselines3": str(stable_baselines3.__version__),
             "torch": str(torch.__version__),
         },
+        "status": "running",
     }
-    (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
-
+    callbacks = _callbacks(settings, cfg, out, normalize, eval_cfg, hparams, planned, steps0)
+    write_run(out, run_info)
+    vecnorm = venv if normalize else None
     t0 = time.perf_counter()
-    steps0 = int(model.num_timesteps)
-    interrupted = False
+    status = "complete"
     try:
         if remaining > 0:
             model.learn(
                 total_timesteps=remaining,
                 callback=CallbackList(callbacks),
-                progress_bar=settings.progress_bar,
+                progress_bar=False,
                 tb_log_name="ppo",
-                reset_num_timesteps=resume_from is None,
+                reset_num_timesteps=not settings.resume,
             )
-    except KeyboardInterrupt:
-        interrupted = True
-        ckpt = out / CHECKPOINT_DIR / f"{CHECKPOINT_PREFIX}_{model.num_timesteps}_steps.zip"
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        model.save(ckpt)
+        save_model(model, out / MODEL_FILE)
+        # A final checkpoint too, so that --resume with a larger --timesteps extends it.
+        save_checkpoint(model, out, vecnorm)
         if normalize:
-            venv.save(str(_vecnorm_path_for(ckpt, int(model.num_timesteps))))
-        print(f"interrupted: saved {ckpt}; continue with --resume", file=sys.stderr)
+            save_vecnormalize(venv, out / VECNORMALIZE_FILE)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        with signals_deferred():
+            ckpt = save_checkpoint(model, out, vecnorm)
+        print(
+            f"interrupted at {model.num_timesteps} steps: saved {ckpt}; continue with --resume",
+            file=sys.stderr,
+        )
         raise
+    except BaseException as exc:
+        status = "failed"
+        raise _failure(exc, model, out, vecnorm) from exc
     finally:
         wall_s = time.perf_counter() - t0
-        if not interrupted:
-            model.save(out / MODEL_FILE)
-            # A final checkpoint too, so that --resume with a larger --timesteps extends it.
-            final = out / CHECKPOINT_DIR / f"{CHECKPOINT_PREFIX}_{model.num_timesteps}_steps.zip"
-            final.parent.mkdir(parents=True, exist_ok=True)
-            model.save(final)
-            if normalize:
-                venv.save(str(out / VECNORMALIZE_FILE))
-                venv.save(str(_vecnorm_path_for(final, int(model.num_timesteps))))
         steps = int(model.num_timesteps) - steps0
         run_info.update(
             num_timesteps=int(model.num_timesteps),
             wall_s=round(wall_s, 3),
             steps_per_s=round(steps / wall_s, 1) if wall_s > 0 else None,
-            interrupted=interrupted,
+            interrupted=status == "interrupted",
+            status=status,
         )
-        (out / RUN_FILE).write_text(yaml.safe_dump(run_info, sort_keys=False))
+        with suppress(EdgeRouteError):  # a full disk must not hide the original error
+            write_run(out, run_info)
+        shutil.rmtree(out / RoutingEvalCallback.STAGING, ignore_errors=True)
         venv.close()
     return TrainResult(
         out_dir=out,
@@ -288,6 +398,21 @@ def train_ppo(settings: TrainSettings) -> TrainResult:
         num_timesteps=int(model.num_timesteps),
         wall_s=wall_s,
         steps_per_s=steps / wall_s if wall_s > 0 else float("nan"),
-        interrupted=interrupted,
+        interrupted=False,
         model=model,
+    )
+
+
+def _failure(exc: BaseException, model: Any, out: Path, vecnorm: Any) -> EdgeRouteError:
+    """The error to raise when training fails: save a checkpoint if possible and name it."""
+    try:
+        with signals_deferred():
+            saved = f"saved {save_checkpoint(model, out, vecnorm)}"
+    except Exception:  # the disk may be full: fall back to the newest complete checkpoint
+        newest = checkpoints(out)
+        saved = f"the newest complete checkpoint is {newest[0][1]}" if newest else "nothing saved"
+    what = str(exc) if isinstance(exc, EdgeRouteError) else f"{type(exc).__name__}: {exc}"
+    return EdgeRouteError(
+        f"training stopped at {model.num_timesteps} steps: {what}; {saved}; fix the cause and "
+        "continue with --resume"
     )

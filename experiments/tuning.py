@@ -9,70 +9,27 @@
 
 The same rule, "cheapest at the quality of always-edge", is the matched-quality criterion the
 benchmark reports on test, so validation picks the operating point the headline is about.
+
+Two executor phases (:mod:`experiments.runs`): always-edge's runs, recording the router inputs
+(they calibrate every grid), then every grid point of every family at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from agents.analytic import Analytic
-from agents.base import Policy
-from agents.baselines import AlwaysEdge, SemanticThreshold
 from agents.calibration import (
     TuningResult,
     calibrate_threshold,
     grid_search,
     matched_quality_objective,
 )
-from experiments.evaluate import evaluate
-
-
-class InfoRecorder(Policy):
-    """Acts like ``inner`` and records the router inputs (``semantic_p``, ``estimate``)."""
-
-    name = "info_recorder"
-
-    def __init__(self, inner: Policy) -> None:
-        self.inner = inner
-        self.records: list[dict[str, Any]] = []
-
-    def bind(self, observation_names: Sequence[str]) -> None:
-        self.inner.bind(observation_names)
-
-    def reset(self, seed: int | None = None) -> None:
-        self.inner.reset(seed)
-
-    def act(self, obs: np.ndarray, info: Mapping[str, Any]) -> int:
-        self.records.append({"semantic_p": info["semantic_p"], "estimate": info["estimate"]})
-        return self.inner.act(obs, info)
-
-
-@dataclass
-class ValidationTuning:
-    """Everything tuned on validation for one benchmark."""
-
-    target_quality: float
-    semantic: TuningResult
-    semantic_thresholds: list[float]
-    analytic: TuningResult
-    theta_grids: dict[float, list[float]]
-    alpha: float
-
-    def semantic_policy(self) -> SemanticThreshold:
-        return SemanticThreshold(threshold=float(self.semantic.best["threshold"]))
-
-    def analytic_policy(self, **term_flags: bool) -> Analytic:
-        return Analytic(
-            alpha=float(self.analytic.best["alpha"]),
-            theta=float(self.analytic.best["theta"]),
-            **term_flags,
-        )
-
+from experiments.runs import Executor, RunBatch, SplitRuns, policy_runs
 
 #: Extra edge-call shares close to always-edge. Matched quality is read at always-edge's
 #: quality, where a frontier drawn only at 0, 0.1, ..., 1 jumps from 90% edge calls straight to
@@ -85,7 +42,7 @@ def edge_shares(n_points: int) -> np.ndarray:
     return np.unique(np.r_[np.linspace(0.0, 1.0, n_points), TOP_SHARES])
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidationRecord:
     """Always-edge on validation: its quality (the tuning target) and the router inputs seen."""
 
@@ -93,32 +50,17 @@ class ValidationRecord:
     records: list[dict[str, Any]]
 
 
-def record_validation(
-    val_env: gym.Env, seeds: Sequence[int], episodes: int, max_steps: int | None = None
-) -> ValidationRecord:
+def record_validation(executor: Executor, val: SplitRuns) -> ValidationRecord:
     """Run always-edge on validation: target quality and the recorded router inputs."""
-    recorder = InfoRecorder(AlwaysEdge())
-    target = evaluate(val_env, recorder, seeds, episodes, max_steps).metrics["quality"]
-    return ValidationRecord(float(target), recorder.records)
+    results = executor.map(val.specs("always_edge", {}, record_inputs=True))
+    records = [rec for r in results for rec in r.router_inputs]
+    return ValidationRecord(float(policy_runs(results).metrics["quality"]), records)
 
 
-def tune_semantic(
-    val_env: gym.Env,
-    rec: ValidationRecord,
-    seeds: Sequence[int],
-    episodes: int,
-    n_points: int,
-    max_steps: int | None = None,
-) -> tuple[TuningResult, list[float]]:
-    """SemanticThreshold: thresholds calibrated to edge shares; cheapest at the target."""
+def semantic_thresholds(rec: ValidationRecord, n_points: int) -> list[float]:
+    """SemanticThreshold thresholds calibrated to :func:`edge_shares` of the validation scores."""
     scores = np.asarray([r["semantic_p"] for r in rec.records], dtype=float)
-    thresholds = sorted({calibrate_threshold(scores, s) for s in edge_shares(n_points)})
-    result = grid_search(
-        lambda p: evaluate(val_env, SemanticThreshold(**p), seeds, episodes, max_steps).metrics,
-        [{"threshold": t} for t in thresholds],
-        matched_quality_objective(rec.target_quality),
-    )
-    return result, thresholds
+    return sorted({calibrate_threshold(scores, s) for s in edge_shares(n_points)})
 
 
 def theta_grid(
@@ -130,48 +72,99 @@ def theta_grid(
     return sorted({calibrate_threshold(s_values, s) for s in edge_shares(n_points)})
 
 
-def tune_analytic(
-    val_env: gym.Env,
+def theta_grids(
     rec: ValidationRecord,
-    seeds: Sequence[int],
-    episodes: int,
-    n_points: int,
     alpha_grid: Sequence[float],
-    max_steps: int | None = None,
+    n_points: int,
     term_flags: Mapping[str, bool] | None = None,
-) -> tuple[TuningResult, dict[float, list[float]]]:
-    """Analytic: ``(alpha, theta)`` grid on validation; cheapest at the target quality."""
+) -> dict[float, list[float]]:
+    """alpha -> its calibrated theta grid (the analytic family swept on validation and test)."""
     flags = dict(term_flags or {})
-    grids = {float(a): theta_grid(rec, float(a), n_points, flags) for a in alpha_grid}
+    return {float(a): theta_grid(rec, float(a), n_points, flags) for a in alpha_grid}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One policy family's grid to tune: tuned parameters per point, plus fixed arguments."""
+
+    policy: str
+    """registry name"""
+    grid: list[dict[str, Any]]
+    """the tuned parameters of each point (what TuningResult.best reports)"""
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    """arguments shared by every point (an ablation variant's cost-term flags)"""
+
+
+def semantic_candidates(thresholds: Sequence[float]) -> Candidates:
+    return Candidates("semantic_threshold", [{"threshold": t} for t in thresholds])
+
+
+def analytic_candidates(
+    grids: Mapping[float, Sequence[float]], term_flags: Mapping[str, bool] | None = None
+) -> Candidates:
     grid = [{"alpha": a, "theta": t} for a, thetas in grids.items() for t in thetas]
-    result = grid_search(
-        lambda p: evaluate(val_env, Analytic(**p, **flags), seeds, episodes, max_steps).metrics,
-        grid,
-        matched_quality_objective(rec.target_quality),
-    )
-    return result, grids
+    return Candidates("analytic", grid, dict(term_flags or {}))
+
+
+def tune(
+    executor: Executor,
+    val: SplitRuns,
+    target_quality: float,
+    families: Mapping[str, Candidates],
+) -> dict[str, TuningResult]:
+    """Every family's grid on validation in one executor call; per family, the cheapest point
+    that reaches ``target_quality`` (:func:`agents.calibration.matched_quality_objective`)."""
+    batch = RunBatch()
+    for name, cand in families.items():
+        for i, params in enumerate(cand.grid):
+            batch.add((name, i), val.specs(cand.policy, {**params, **cand.fixed}))
+    done = batch.run(executor)
+    objective = matched_quality_objective(target_quality)
+    out: dict[str, TuningResult] = {}
+    for name, cand in families.items():
+        # grid_search asks for the points in grid order: hand it the metrics already computed.
+        metrics = iter([policy_runs(done[(name, i)]).metrics for i in range(len(cand.grid))])
+        out[name] = grid_search(lambda _params, it=metrics: next(it), cand.grid, objective)
+    return out
+
+
+@dataclass(frozen=True)
+class ValidationTuning:
+    """Everything the benchmark tunes on validation for one workload."""
+
+    target_quality: float
+    semantic: TuningResult
+    semantic_thresholds: list[float]
+    analytic: TuningResult
+    theta_grids: dict[float, list[float]]
+
+    def semantic_kwargs(self) -> dict[str, float]:
+        """Arguments of the tuned SemanticThreshold."""
+        return {"threshold": float(self.semantic.best["threshold"])}
+
+    def analytic_kwargs(self) -> dict[str, float]:
+        """Arguments of the tuned Analytic router."""
+        best = self.analytic.best
+        return {"alpha": float(best["alpha"]), "theta": float(best["theta"])}
 
 
 def tune_on_validation(
-    val_env: gym.Env,
-    seeds: Sequence[int],
-    episodes: int,
-    n_points: int,
-    alpha_grid: Sequence[float],
-    max_steps: int | None = None,
-    term_flags: Mapping[str, bool] | None = None,
+    executor: Executor, val: SplitRuns, n_points: int, alpha_grid: Sequence[float]
 ) -> ValidationTuning:
-    """Tune SemanticThreshold and Analytic (with ``term_flags``) on ``val_env``."""
-    rec = record_validation(val_env, seeds, episodes, max_steps)
-    semantic, thresholds = tune_semantic(val_env, rec, seeds, episodes, n_points, max_steps)
-    analytic, grids = tune_analytic(
-        val_env, rec, seeds, episodes, n_points, alpha_grid, max_steps, term_flags
+    """Tune SemanticThreshold and Analytic (all cost terms) on ``val``."""
+    rec = record_validation(executor, val)
+    thresholds = semantic_thresholds(rec, n_points)
+    grids = theta_grids(rec, alpha_grid, n_points)
+    best = tune(
+        executor,
+        val,
+        rec.target_quality,
+        {"semantic": semantic_candidates(thresholds), "analytic": analytic_candidates(grids)},
     )
     return ValidationTuning(
         target_quality=rec.target_quality,
-        semantic=semantic,
+        semantic=best["semantic"],
         semantic_thresholds=thresholds,
-        analytic=analytic,
+        analytic=best["analytic"],
         theta_grids=grids,
-        alpha=float(analytic.best["alpha"]),
     )

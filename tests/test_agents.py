@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from agents.analytic import Analytic
-from agents.base import DEVICE, EDGE, POLICY_REGISTRY, Policy, available_policies, make_policy
+from agents.base import DEVICE, EDGE, Policy
 from agents.baselines import (
     AlwaysDevice,
     AlwaysEdge,
@@ -17,6 +17,7 @@ from agents.baselines import (
 )
 from agents.observation_groups import DropObservationGroups, group_of, keep_indices
 from agents.oracle import Oracle
+from agents.registry import POLICY_REGISTRY, available_policies, make_policy
 from cost_models.errors import EdgeRouteError
 from cost_models.router_cost import CostTerms, analytic_score
 from envs.traces.schema import COLUMNS, Trace
@@ -117,6 +118,12 @@ def test_registry_lists_every_policy_and_rejects_unknown():
     with pytest.raises(EdgeRouteError):
         Analytic(alpha=-1.0)
     assert all(issubclass(c, Policy) for c in POLICY_REGISTRY.values())
+    # One explicit mapping: each key is its class's name (the label in tables).
+    assert {name: cls.name for name, cls in POLICY_REGISTRY.items()} == {
+        name: name for name in POLICY_REGISTRY
+    }
+    with pytest.raises(TypeError):
+        POLICY_REGISTRY["mine"] = AlwaysEdge  # type: ignore[index]
 
 
 @pytest.mark.parametrize("multi_turn", [False, True])

@@ -85,6 +85,8 @@ def test_costs_table(capsys: pytest.CaptureFixture[str]) -> None:
      (["--prompt-tokens", "0"], "--prompt-tokens must be >= 1"),
      (["--output-tokens", "0"], "--output-tokens must be >= 1"),
      (["--history-tokens", "-3"], "--history-tokens must be >= 0"),
+     (["--history-tokens", "0,2000,-1"], "--history-tokens must be >= 0"),
+     (["--history-tokens", "1k"], "comma list of integers"),
      (["--edge-load", "1.5"], "edge load must be in [0, 1)"),
      (["--scenario", "nope"], "allowed: phone_3b__edge_70b"),
      (["--channel", "mars"], "allowed: near")],
@@ -187,3 +189,17 @@ def test_costs_world_table_and_bad_link(capsys: pytest.CaptureFixture[str]) -> N
     assert "unknown link trace 'nope'" in capsys.readouterr().err
     assert main(["costs", "--link", "wifi"]) == 2
     assert "trace:<name>" in capsys.readouterr().err
+def test_history_sweep_table_shows_each_side_winning_somewhere(capsys) -> None:
+    rows = _json(capsys, ["costs", "--json", "--history-tokens", "0,2000,8000,16000",
+                          "--prompt-tokens", "150", "--output-tokens", "100"])  # fmt: skip
+    assert [r["history_tokens"] for r in rows] == [0, 0, 2000, 2000, 8000, 8000, 16000, 16000]
+    winners = {w for r in rows for w in r["winner"].values()}
+    assert winners == {"device", "edge"}
+    # serving the next turn on the side that holds the history is cheaper than switching
+    by = {(r["history_tokens"], r["cached_on"]): r for r in rows}
+    assert by[(8000, "edge")]["device_s"] > by[(8000, "device")]["device_s"] + 4.0
+    assert by[(8000, "device")]["edge_s"]["idle"] > by[(8000, "edge")]["edge_s"]["idle"]
+    # 16k tokens overflow the phone's app KV budget: the device recomputes a window
+    cap = rows[0]["device_capacity_tokens"]
+    assert 8000 < cap < 16000 and by[(16000, "device")]["overflow"]
+    assert by[(16000, "device")]["device_recomputed_tokens"] == cap - 150 - 100

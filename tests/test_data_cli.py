@@ -47,6 +47,18 @@ def test_summary_counts(summary: dict) -> None:
         assert set(b["scorer"]) >= {"auc", "brier", "length_only_auc"}
 
 
+def test_summary_lists_the_long_dialogue_workloads(summary: dict) -> None:
+    mte, ls = summary["mt_eval"], summary["long_sessions"]
+    assert (mte["dialogues"], mte["turns"]) == (168, 1368)
+    assert ls["dialogues"] == 400 and 6 * 400 <= ls["turns"] <= 9 * 400
+    for b in (mte, ls, summary["mt_bench_101"]):
+        h = b["history_tokens"]
+        assert 0 < h["mean"] <= h["p90"] <= h["max"] == b["history_tokens_last_turn"]["max"]
+    # MT-Eval's dialogues are an order of magnitude longer than MT-Bench-101's
+    assert mte["history_tokens"]["mean"] > 5 * summary["mt_bench_101"]["history_tokens"]["mean"]
+    assert all(p["quality_source"] == "modelled" for p in mte["pairs"].values())
+
+
 def test_summary_reproduces_source_accuracies(summary: dict) -> None:
     mmlu = summary["mmlu"]["pairs"]["llama31_8b__gpt4o_mini"]
     assert (round(mmlu["small_quality"], 3), round(mmlu["large_quality"], 3)) == (0.689, 0.809)
@@ -143,6 +155,8 @@ def test_import_user_trace(tmp_path: Path, capsys) -> None:
         == trace.frame.iloc[0]["prompt_tokens"] + trace.frame.iloc[0]["output_tokens_small"]
     )
     assert trace.embeddings.shape == (40, 384)
+    out = capsys.readouterr().out
+    assert "semantic scorer on the" in out and "vs length-only" in out
 
 
 def test_import_reports_bad_rows_with_line_numbers(tmp_path: Path, capsys) -> None:

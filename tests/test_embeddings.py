@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ from cost_models.errors import EdgeRouteError
 from cost_models.semantic.cache import EmbeddingCache, text_digest
 from cost_models.semantic.encoder import Encoder, count_tokens, native_bf16
 
-SHARED_RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
+#: The raw mirror the tests use: $EDGEROUTE_RAW_DIR (conftest.py defaults it to the shared one).
+SHARED_RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])
 
 
 @pytest.fixture(scope="module")

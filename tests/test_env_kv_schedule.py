@@ -128,10 +128,14 @@ def test_staying_on_one_side_recomputes_nothing(env):
     assert [i["switched"] for i in infos] == [False, False, False]
 
 
-def test_device_capacity_eviction_forces_full_recompute():
-    # A device KV budget of 200 tokens of the device model: after turn 1 the dialogue
-    # (50 + 100 + 30 + 60 = 240 tokens) no longer fits, so the cache is evicted and turn 2 on
-    # the device recomputes the whole 240-token history.
+def test_device_capacity_overflow_recomputes_the_documented_window():
+    # A device KV budget of 200 tokens of the device model. Turn 0 (50 + 100 = 150) fits; at
+    # turn 1 the context 150 + 30 + 60 = 240 does not: the device keeps the most recent
+    # 200 - 30 - 60 = 110 history tokens and recomputes them (cost_models.device_memory
+    # .device_turn), after which it holds no valid prefix; turn 2 overflows again and
+    # recomputes its own window.
+    from cost_models.device_memory import device_turn
+
     sc = deployment.get_scenario("phone_3b__edge_70b")
     per_token = sc.kv_bytes_per_token("device")
     e = gym.make(
@@ -147,10 +151,13 @@ def test_device_capacity_eviction_forces_full_recompute():
     i0 = e.step(0)[4]
     assert e.unwrapped.kv.cached_tokens["device"] == 150  # fits: 150 <= 200
     i1 = e.step(0)[4]
-    assert e.unwrapped.kv.cached_tokens["device"] == 0  # 240 > 200: evicted
+    assert e.unwrapped.kv.cached_tokens["device"] == 0  # 240 > 200: a window, no prefix
     i2 = e.step(0)[4]
+    h2 = 150 + PROMPTS[1] + OUT_SMALL[1]
+    window2 = device_turn(h2, 0, PROMPTS[2], OUT_SMALL[2], 200).kept_history
     assert [i0["recomputed_tokens"], i1["recomputed_tokens"], i2["recomputed_tokens"]] == [
         0,
-        0,
-        240,
+        110,
+        window2,
     ]
+    assert window2 == 200 - PROMPTS[2] - OUT_SMALL[2]

@@ -92,7 +92,7 @@ def test_reported_load_is_old_and_the_estimate_reads_only_it() -> None:
     age = u.observation_names.index("log1p_load_report_age_s")
     w = u.world
     for k in range(15):
-        t = u._table[u._k].arrive_s + w.t0
+        t = u._table[u._k][0] + w.t0
         sample = w.server.samples[int(math.floor((t - 5.0) / 0.5))]
         assert obs[i] == pytest.approx(sample.kv_usage, abs=1e-6)
         assert math.expm1(obs[age]) == pytest.approx(t - sample.time_s, abs=1e-4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from cost_models.errors import EdgeRouteError
 from envs.traces import fetch as fetch_mod
 from envs.traces.fetch import fetch, read_manifest, sha256_of
 
-SHARED_RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
+#: The raw mirror the tests use: $EDGEROUTE_RAW_DIR (conftest.py defaults it to the shared one).
+SHARED_RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])
 SMALL = "lm-sys__RouteLLM/LICENSE"
 
 
@@ -26,8 +28,9 @@ def mirror(tmp_path: Path) -> Path:
 
 def test_manifest_lists_only_pinned_public_files() -> None:
     manifest = read_manifest()
-    # 72 benchmark files + 5 5Gophers and 10 Mahimahi files (link traces, issue 10)
-    assert len(manifest) == 87
+    # 72 benchmark files + MT-Eval (LICENSE and 4 raw_data files) + 5 5Gophers and 10
+    # Mahimahi files (link traces, issue 10)
+    assert len(manifest) == 92
     for entry in manifest.values():
         assert entry.url.startswith("https://raw.githubusercontent.com/")
         assert entry.commit in entry.url and len(entry.sha256) == 64
@@ -39,8 +42,20 @@ def test_shared_mirror_matches_manifest(tmp_path: Path) -> None:
     assert sha256_of(SHARED_RAW / SMALL) == entry.sha256
     path = fetch(SMALL, raw_dir=SHARED_RAW, cache_dir=tmp_path)
     assert path == SHARED_RAW / SMALL
-    # the verification is remembered, keyed by size and mtime
-    assert str(path.resolve()) in (tmp_path / "raw_verified.json").read_text()
+
+
+def test_altered_file_with_same_size_and_mtime_is_caught(mirror: Path, tmp_path: Path) -> None:
+    """Every fetch re-hashes: a shortcut keyed by (path, size, mtime) would accept this file."""
+    path = mirror / SMALL
+    assert fetch(SMALL, raw_dir=mirror, cache_dir=tmp_path / "cache") == path
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x20
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    with pytest.raises(EdgeRouteError, match="fails its hash check"):
+        fetch(SMALL, raw_dir=mirror, cache_dir=tmp_path / "cache")
 
 
 def test_hash_mismatch_names_file_and_fix(mirror: Path, tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ from agents.ppo import PPOPolicy
 from cost_models.errors import EdgeRouteError
 from experiments import callbacks as callbacks_mod
 from experiments.cli import main as cli_main
-from experiments.config import load_benchmark_profile, load_ppo_config
+from experiments.config import load_ppo_config
 from experiments.envfactory import make_env
 from experiments.evaluate import evaluate
+from experiments.run_profile import load_run_profile
 from experiments.train import TrainSettings, latest_checkpoint, train_ppo
 
 ENV = "EdgeRoute/SingleTurn-v0"
@@ -118,7 +119,7 @@ def test_interrupt_saves_and_resume_continues_step_count(tmp_path, monkeypatch):
         train_ppo(s)
     ckpt = latest_checkpoint(s.out_dir)
     assert ckpt is not None
-    interrupted_steps = ckpt[1]
+    interrupted_steps = ckpt.steps
     assert 300 <= interrupted_steps < 640
     assert not (s.out_dir / "model.zip").exists()
 
@@ -151,5 +152,5 @@ def test_shipped_configs_load():
         cfg = load_ppo_config(None, env_id)
         assert cfg.ppo["policy"] == "MlpPolicy" and cfg.n_timesteps > 0
     for profile in ("quick", "full"):
-        prof = load_benchmark_profile(None, profile)
-        assert set(prof["benchmarks"]) >= {"mmlu", "gsm8k", "mt_bench_101"}
+        prof = load_run_profile(None, profile)
+        assert set(prof.benchmarks) >= {"mmlu", "gsm8k", "mt_bench_101"}

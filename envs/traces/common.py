@@ -33,6 +33,34 @@ class PairPreset:
     source: str
 
 
+def pair_meta(
+    benchmark: str,
+    pair: PairPreset,
+    default_pair: str,
+    multi_turn: bool,
+    output_tokens_source: str,
+    quality_note: str | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """The ``Trace.meta`` every builder records for one label pair (plus ``extra`` keys):
+    benchmark, pair and its two label models, quality source and note (default: the pair's
+    source), multi-turn flag, latency deployment, whether this is the default pair, and where
+    the output lengths come from."""
+    return {
+        "benchmark": benchmark,
+        "pair": pair.name,
+        "small": pair.small,
+        "large": pair.large,
+        "quality_source": pair.quality_source,
+        "quality_note": pair.source if quality_note is None else quality_note,
+        "multi_turn": multi_turn,
+        "deployment": pair.deployment,
+        "default_pair": pair.name == default_pair,
+        "output_tokens_source": output_tokens_source,
+        **extra,
+    }
+
+
 def split_of(key: str, seed: int = DEFAULT_SEED) -> str:
     """The fixed split of an item or dialogue: sha256 of ``"<seed>:<key>"`` mapped to [0, 1).
 

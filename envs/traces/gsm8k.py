@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, split_of
+from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
 from envs.traces.mmlu import DEPLOYMENT
 
 _TEST = "openai__grade-school-math/grade_school_math/data/test.jsonl"
@@ -109,17 +109,6 @@ def build(
             },
             n,
         )
-        meta = {
-            "benchmark": "gsm8k",
-            "pair": name,
-            "small": pair.small,
-            "large": pair.large,
-            "quality_source": "measured",
-            "quality_note": pair.source,
-            "multi_turn": False,
-            "deployment": pair.deployment,
-            "default_pair": name == DEFAULT_PAIR,
-            "output_tokens_source": "counted from real answer texts",
-        }
+        meta = pair_meta("gsm8k", pair, DEFAULT_PAIR, False, "counted from real answer texts")
         out[name] = (frame, meta)
     return out

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, split_of
+from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
 
 _ROUTELLM = "lm-sys__RouteLLM/routellm/evals/mmlu/responses/"
 _EVALTREE = "Zhiyuan-Zeng__EvalTree/Datasets/MMLU/eval_results/real/{}/results.json"
@@ -139,18 +139,8 @@ def build(
             },
             n,
         )
-        meta = {
-            "benchmark": "mmlu",
-            "pair": name,
-            "small": pair.small,
-            "large": pair.large,
-            "quality_source": "measured",
-            "quality_note": pair.source,
-            "multi_turn": False,
-            "deployment": pair.deployment,
-            "deployment_note": _DEPLOYMENT_WHY,
-            "default_pair": name == DEFAULT_PAIR,
-            "output_tokens_source": "modelled",
-        }
+        meta = pair_meta(
+            "mmlu", pair, DEFAULT_PAIR, False, "modelled", deployment_note=_DEPLOYMENT_WHY
+        )
         out[name] = (frame, meta)
     return out

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, split_of
+from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
 from envs.traces.mmlu import DEPLOYMENT
 
 _QUESTIONS = "lm-sys__RouteLLM/routellm/evals/mt_bench/question.jsonl"
@@ -146,17 +146,9 @@ def build(
             },
             n,
         )
-        meta = {
-            "benchmark": "mt_bench",
-            "pair": name,
-            "small": pair.small,
-            "large": pair.large,
-            "quality_source": "measured",
-            "quality_note": pair.source + "; quality = GPT-4 judge score / 10",
-            "multi_turn": True,
-            "deployment": pair.deployment,
-            "default_pair": name == DEFAULT_PAIR,
-            "output_tokens_source": "real (Medusa new_tokens; answer texts)",
-        }
+        meta = pair_meta(
+            "mt_bench", pair, DEFAULT_PAIR, True, "real (Medusa new_tokens; answer texts)",
+            quality_note=pair.source + "; quality = GPT-4 judge score / 10",
+        )  # fmt: skip
         out[name] = (frame, meta)
     return out

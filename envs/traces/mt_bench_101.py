@@ -6,9 +6,9 @@ feeds the golden answers as context), and both models' output length is the gold
 that turn, counted with the tokenizer (no per-model answers are public).
 
 Quality is MODELLED: no public source gives per-turn MT-Bench-101 outcomes, only per-task
-GPT-4-judged means per model (Bai et al., ACL 2024, leaderboard, in
-``shared/data/published/mtbench101_task_scores.csv``). For a same-family pair (default
-Qwen-7B-Chat -> Qwen-14B-Chat) we draw, from a seeded generator:
+GPT-4-judged means per model (Bai et al., ACL 2024, leaderboard; shipped as
+``envs/traces/published/mtbench101_task_scores.csv``, validated on read). For a same-family
+pair (default Qwen-7B-Chat -> Qwen-14B-Chat) we draw, from a seeded generator:
 
     z_d ~ N(0, 1)                   latent difficulty of dialogue d, shared by both models
     e_{m,d,t} ~ N(0, 1)             per-model, per-turn judge noise
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,12 +35,18 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, split_of
+from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
 
 _DATA = "mtbench101__mt-bench-101/data/subjective/mtbench101.jsonl"
-#: Published per-task means (shipped with the shared data; see module docstring).
+#: Environment variable overriding the published per-task means shipped in the package.
 PUBLISHED_ENV = "EDGEROUTE_MTBENCH101_SCORES"
+#: The published table shipped with the package (citation in ``published/README.md``).
+SHIPPED_SCORES = Path(__file__).with_name("published") / "mtbench101_task_scores.csv"
 TASKS = ("CM", "SI", "AR", "TS", "CC", "CR", "FR", "SC", "SA", "MR", "GR", "IC", "PI")
+#: The GPT-4 judge's scale of the leaderboard scores (1-10; Bai et al. 2024).
+SCORE_RANGE = (1.0, 10.0)
+#: |avg - mean of the 13 tasks| allowed: both are rounded to 0.01, so they differ by < 0.01.
+AVG_TOLERANCE = 0.01 + 1e-9
 DIFFICULTY_SD = 2.0
 NOISE_SD = 1.0
 N_DIALOGUES = 1388
@@ -75,41 +82,84 @@ def files(manifest: dict) -> list[str]:
     return [_DATA]
 
 
-def published_scores_path(raw_dir: str | os.PathLike | None = None) -> Path:
+def published_scores_path() -> Path:
     """Where the published per-task MT-Bench-101 scores are read from.
 
-    ``$EDGEROUTE_MTBENCH101_SCORES``, else ``published/mtbench101_task_scores.csv`` beside the
-    raw mirror (``raw_dir`` or ``$EDGEROUTE_RAW_DIR``; the shared data folder's layout). The
-    table is a transcription of the MT-Bench-101 leaderboard (Bai et al., ACL 2024, table image
-    ``assets/leaderboard.png`` of the mt-bench-101 repository), not a file with a public raw
-    address, so it cannot be downloaded: the project does not ship a copy of it.
+    ``$EDGEROUTE_MTBENCH101_SCORES`` if set (an override), else the copy shipped in the
+    package, ``envs/traces/published/mtbench101_task_scores.csv``: a transcription of the
+    MT-Bench-101 leaderboard (Bai et al., ACL 2024, pp. 7421-7454,
+    https://aclanthology.org/2024.acl-long.401/; table image ``assets/leaderboard.png`` of the
+    mt-bench-101 repository), byte-identical to ``published/`` of the shared data folder. It is
+    a table of published numbers with no public raw file to download, so it is shipped, with its
+    citation in ``published/README.md``, and a fresh install needs no file beside the mirror.
     """
-    from envs.traces.fetch import resolve_raw_dir
-
-    candidates = []
-    if os.environ.get(PUBLISHED_ENV):
-        candidates.append(Path(os.environ[PUBLISHED_ENV]))
-    mirror = resolve_raw_dir(raw_dir)
-    if mirror is not None:
-        candidates.append(mirror.parent / "published" / "mtbench101_task_scores.csv")
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise EdgeRouteError(
-        f"published MT-Bench-101 task scores not found (tried {[str(c) for c in candidates]}); "
-        f"set {PUBLISHED_ENV} to a CSV with columns model,avg,{','.join(TASKS)} transcribed from "
-        "the MT-Bench-101 leaderboard (Bai et al., ACL 2024), or point --raw-dir / "
-        "EDGEROUTE_RAW_DIR at a mirror with a sibling published/ folder"
-    )
+    override = os.environ.get(PUBLISHED_ENV)
+    path = Path(override).expanduser() if override else SHIPPED_SCORES
+    if not path.is_file():
+        raise EdgeRouteError(
+            f"published MT-Bench-101 task scores {str(path)!r} not found"
+            + (f" ({PUBLISHED_ENV} is set)" if override else "")
+            + f"; point {PUBLISHED_ENV} at a CSV with columns model,avg,{','.join(TASKS)} or "
+            "unset it to use the table shipped with edgeroute"
+        )
+    return path
 
 
 def published_scores(path: Path | None = None) -> dict[str, dict[str, float]]:
-    """``{model: {task: mean score 1-10}}`` from the leaderboard table."""
+    """``{model: {task: mean score 1-10}}`` from the leaderboard table, validated.
+
+    Every cell must be a finite number in [1, 10] (the judge's scale), every task column and
+    ``avg`` must be present, models must not repeat, and each row's ``avg`` must equal the mean
+    of its 13 tasks within :data:`AVG_TOLERANCE` (both are rounded to 0.01 in the paper), which
+    catches a mistyped or shifted cell. Anything else raises :class:`EdgeRouteError` naming the
+    file, the model and the column: a bad cell would otherwise silently become a task's
+    modelled quality.
+    """
     path = Path(path or published_scores_path())
     delimiter = "\t" if path.suffix == ".tsv" else ","
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter=delimiter))
-    return {r["model"]: {t: float(r[t]) for t in TASKS} for r in rows}
+    where = f"published MT-Bench-101 table {path}"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EdgeRouteError(f"{where}: cannot be read ({exc})") from exc
+    missing = [c for c in ("model", "avg", *TASKS) if c not in header]
+    if missing:
+        raise EdgeRouteError(
+            f"{where}: missing column(s) {missing}; expected model,avg,{','.join(TASKS)}"
+        )
+    if not rows:
+        raise EdgeRouteError(f"{where}: has no rows")
+    out: dict[str, dict[str, float]] = {}
+    for line, row in enumerate(rows, start=2):
+        model = (row.get("model") or "").strip()
+        if not model:
+            raise EdgeRouteError(f"{where}, line {line}: empty model name")
+        if model in out:
+            raise EdgeRouteError(f"{where}, line {line}: model {model!r} repeats")
+        values = {}
+        for col in ("avg", *TASKS):
+            raw = row.get(col)
+            try:
+                x = float(raw)
+            except (TypeError, ValueError):
+                x = float("nan")
+            if not (math.isfinite(x) and SCORE_RANGE[0] <= x <= SCORE_RANGE[1]):
+                raise EdgeRouteError(
+                    f"{where}, line {line}: {model} {col} = {raw!r} is not a score in "
+                    f"[{SCORE_RANGE[0]:g}, {SCORE_RANGE[1]:g}]"
+                )
+            values[col] = x
+        mean = sum(values[t] for t in TASKS) / len(TASKS)
+        if abs(values["avg"] - mean) > AVG_TOLERANCE:
+            raise EdgeRouteError(
+                f"{where}, line {line}: {model} avg = {row['avg']!r} but its 13 tasks average "
+                f"{mean:.4f} (allowed difference {AVG_TOLERANCE}); a cell is mistyped"
+            )
+        out[model] = {t: values[t] for t in TASKS}
+    return out
 
 
 def _calibrated_scores(
@@ -212,21 +262,13 @@ def build(
             },
             n,
         )
-        meta = {
-            "benchmark": "mt_bench_101",
-            "pair": name,
-            "small": pair.small,
-            "large": pair.large,
-            "quality_source": "modelled",
-            "quality_note": (
+        meta = pair_meta(
+            "mt_bench_101", pair, DEFAULT_PAIR, True, "golden answers (same for both models)",
+            quality_note=(
                 f"{_NOTE}; difficulty sd {DIFFICULTY_SD}, judge noise sd {NOISE_SD}, seed "
                 f"{seed + k}; quality = modelled score / 10"
             ),
-            "published_task_means": {"small": table[pair.small], "large": table[pair.large]},
-            "multi_turn": True,
-            "deployment": pair.deployment,
-            "default_pair": name == DEFAULT_PAIR,
-            "output_tokens_source": "golden answers (same for both models)",
-        }
+            published_task_means={"small": table[pair.small], "large": table[pair.large]},
+        )  # fmt: skip
         out[name] = (frame, meta)
     return out

@@ -30,11 +30,20 @@ from cost_models.semantic.encoder import (
     tokenizer_name,
 )
 from cost_models.semantic.scorer import SemanticScorer, evaluate, length_features, plot_reliability
-from envs.traces import gsm8k, mmlu, mt_bench, mt_bench_101
+from envs.traces import gsm8k, long_sessions, mmlu, mt_bench, mt_bench_101, mt_eval
+from envs.traces.atomic import writable_dir
 from envs.traces.common import DEFAULT_SEED, check_frame
 from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
 from envs.traces.schema import BENCHMARKS, labels
-from envs.traces.store import INDEX_NAME, StagedBenchmark, read_index
+from envs.traces.store import (
+    INDEX_NAME,
+    CorruptArtefactError,
+    StagedBenchmark,
+    read_index,
+    remove_orphans,
+    traces_root,
+    verify_benchmark,
+)
 
 #: Bump when a builder's output changes, so cached traces are rebuilt.
 BUILD_VERSION = 4
@@ -43,6 +52,8 @@ BUILDERS: dict[str, ModuleType] = {
     "gsm8k": gsm8k,
     "mt_bench": mt_bench,
     "mt_bench_101": mt_bench_101,
+    "mt_eval": mt_eval,
+    "long_sessions": long_sessions,
 }
 
 
@@ -52,6 +63,15 @@ class PrepareResult:
 
     built: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: benchmark -> why its cached build failed verification (it was rebuilt)
+    repaired: dict[str, str] = field(default_factory=dict)
+    #: staging directories of killed builds that were removed
+    orphans_removed: list[str] = field(default_factory=list)
+    #: corrupt embedding-cache files that were removed (their texts were embedded again)
+    cache_repairs: list[str] = field(default_factory=list)
+    raw_files: int = 0
+    raw_bytes: int = 0
+    raw_verify_s: float = 0.0
     embedded_texts: int = 0
     embed_seconds: float = 0.0
     encoder: str = ""
@@ -76,6 +96,9 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
         digest.update(f"{f}={manifest[f].sha256}".encode())
     if benchmark == "mt_bench_101":
         digest.update(mt_bench_101.published_scores_path().read_bytes())
+    extra = getattr(BUILDERS.get(benchmark), "fingerprint_extra", None)
+    if extra is not None:  # shipped tables, tokenizer identity
+        digest.update(extra())
     return digest.hexdigest()
 
 
@@ -107,6 +130,29 @@ def _fit_scorer(frame: pd.DataFrame, emb: np.ndarray, seed: int):
     return scorer, report, p.astype(np.float32)
 
 
+def _embedding_cache(root: Path, identity: str) -> tuple[EmbeddingCache, list[str]]:
+    """The embedding cache, after removing files of it that do not load (e.g. a shard
+    truncated by a full disk): it is a cache, so their texts are simply embedded again."""
+    cache = EmbeddingCache(root, identity)
+    try:
+        len(cache)  # loads every shard
+        return cache, []
+    except Exception:  # numpy/zipfile raise several types on a corrupt .npz
+        pass
+    removed = []
+    for shard in sorted(cache.directory.glob("*.npz")):
+        try:
+            with np.load(shard, allow_pickle=False) as data:
+                if len(data["keys"]) != len(data["vectors"]):
+                    raise ValueError("keys and vectors differ in length")
+        except Exception as exc:
+            shard.unlink(missing_ok=True)
+            removed.append(f"{shard} ({type(exc).__name__}: {exc})")
+    cache = EmbeddingCache(root, identity)
+    len(cache)
+    return cache, removed
+
+
 def finish_trace(
     benchmark: str,
     pairs: dict[str, tuple[pd.DataFrame, dict]],
@@ -120,6 +166,8 @@ def finish_trace(
     extra_files: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Embed (cached), fit the scorer per pair and write the benchmark atomically."""
+    for sub in (traces_root(cache_dir), cache_dir / "embeddings"):
+        writable_dir(sub, "--cache-dir")
     frames = [f for f, _ in pairs.values()]
     texts = frames[0]["text"].tolist()
     for f in frames[1:]:
@@ -127,7 +175,9 @@ def finish_trace(
             raise EdgeRouteError(f"{benchmark}: all pairs must share the same rows and texts")
     from tqdm.auto import tqdm
 
-    cache = EmbeddingCache(cache_dir / "embeddings", encoder.identity)
+    cache, repairs = _embedding_cache(cache_dir / "embeddings", encoder.identity)
+    if result is not None:
+        result.cache_repairs += repairs
     _, missing = cache.lookup(texts)
     bar = tqdm(
         total=len(set(np.asarray(texts, dtype=object)[missing])),
@@ -156,7 +206,8 @@ def finish_trace(
             d.mkdir()
             scorer, report, p = _fit_scorer(frame, emb, seed)
             tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
-            meta = {**meta, "tokenizer": tok_name, "encoder": encoder.identity}
+            # A builder that counts with its own tokenizer says so in its meta.
+            meta = {"tokenizer": tok_name, **meta, "encoder": encoder.identity}
             meta["scorer"] = {
                 "model": f"{scorer.kind} logistic regression on the embedding"
                 + (" + length features" if scorer.use_lengths else "")
@@ -230,6 +281,20 @@ def fetch_benchmark(
     }
 
 
+def _cached_build_ok(benchmark: str, cache: Path, fingerprint: str) -> tuple[bool, str]:
+    """(the cached build is current and intact, why not if it exists but fails)."""
+    try:
+        index = read_index(benchmark, cache)
+        if index is None:
+            return False, ""
+        if index.get("fingerprint") != fingerprint:
+            return False, ""  # inputs changed: an ordinary rebuild, not a repair
+        verify_benchmark(benchmark, cache)
+    except CorruptArtefactError as exc:
+        return False, f"{exc.path.relative_to(cache)}: {exc.why}"
+    return True, ""
+
+
 def prepare(
     benchmarks: list[str] | None = None,
     raw_dir: str | os.PathLike | None = None,
@@ -246,25 +311,29 @@ def prepare(
     unknown = [b for b in benchmarks if b not in BUILDERS]
     if unknown:
         raise EdgeRouteError(f"unknown benchmarks {unknown}; allowed: {list(BUILDERS)}")
+    if "mt_bench_101" in benchmarks:
+        mt_bench_101.published_scores()  # a bad published table stops before any work
     cache = resolve_cache_dir(cache_dir)
     encoder = encoder or Encoder.default()
-    if "mt_bench_101" in benchmarks:
-        # The builder reads the published table through this variable; resolve it from the
-        # mirror given here so that --raw-dir alone is enough.
-        os.environ.setdefault(
-            mt_bench_101.PUBLISHED_ENV, str(mt_bench_101.published_scores_path(raw_dir))
-        )
     result = PrepareResult(encoder=encoder.identity)
+    result.orphans_removed = [str(p) for p in remove_orphans(cache)]
     manifest = read_manifest()
     for benchmark in tqdm(benchmarks, desc="benchmarks", unit="benchmark", disable=not progress):
         module = BUILDERS[benchmark]
         files = module.files(manifest)
+        start = time.perf_counter()
         paths = fetch_benchmark(benchmark, raw_dir, cache, progress)
+        result.raw_verify_s += time.perf_counter() - start
+        result.raw_files += len(paths)
+        result.raw_bytes += sum(manifest[f].size_bytes for f in paths)
         fingerprint = _fingerprint(benchmark, files, encoder, seed)
-        index = read_index(benchmark, cache)
-        if not force and index is not None and index.get("fingerprint") == fingerprint:
-            result.skipped.append(benchmark)
-            continue
+        if not force:
+            current, why = _cached_build_ok(benchmark, cache, fingerprint)
+            if current:
+                result.skipped.append(benchmark)
+                continue
+            if why:
+                result.repaired[benchmark] = why
         pairs = build_frames(benchmark, paths, encoder, seed)
         extra = {}
         if benchmark == "mmlu":

@@ -45,7 +45,9 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: Allowed values of ``quality_source``.
 QUALITY_SOURCES: tuple[str, ...] = ("measured", "modelled")
 #: The benchmarks this project builds from public files.
-BENCHMARKS: tuple[str, ...] = ("mmlu", "gsm8k", "mt_bench", "mt_bench_101")
+BENCHMARKS: tuple[str, ...] = (
+    "mmlu", "gsm8k", "mt_bench", "mt_bench_101", "mt_eval", "long_sessions",
+)  # fmt: skip
 
 
 def labels(frame: pd.DataFrame) -> np.ndarray:

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from envs.traces.schema import SPLITS
-from envs.traces.store import available_benchmarks, benchmark_dir, read_index
+from envs.traces.store import (
+    FILES_KEY,
+    available_benchmarks,
+    benchmark_dir,
+    read_index,
+    verify_benchmark,
+)
 
 
 def _pair_summary(root, name: str) -> dict:
@@ -53,17 +59,45 @@ def _scorer(report: dict) -> dict:
     }
 
 
+def _tokens_stats(x: np.ndarray) -> dict:
+    return {
+        "mean": round(float(x.mean()), 1),
+        "p90": round(float(np.percentile(x, 90)), 1),
+        "max": int(x.max()),
+    }
+
+
+def _dialogue_summary(frame: pd.DataFrame) -> dict:
+    """Dialogues, user turns, and the history before a turn (tokens) over all turns and at
+    each dialogue's last turn: what a KV cache must hold."""
+    history = frame["history_tokens"].to_numpy()
+    last = frame.groupby("dialogue_id", sort=False)["history_tokens"].max().to_numpy()
+    return {
+        "dialogues": int(frame["dialogue_id"].nunique()),
+        "turns": int(len(frame)),
+        "history_tokens": _tokens_stats(history),
+        "history_tokens_last_turn": _tokens_stats(last),
+    }
+
+
 def summarize(cache_dir: str | os.PathLike | None = None) -> dict:
-    """``{benchmark: {items, rows, splits, split_items, pairs, default_pair, scorer}}``."""
+    """``{benchmark: {dialogues, turns, history_tokens, history_tokens_last_turn, items, rows,
+    splits, split_items, pairs, default_pair, scorer}}`` (``history_tokens``: mean / p90 / max
+    of the tokens before a turn)."""
     out = {}
     for benchmark in available_benchmarks(cache_dir):
         index = read_index(benchmark, cache_dir)
+        if FILES_KEY in index:  # a corrupt file is named, not a traceback
+            verify_benchmark(benchmark, cache_dir)
         root = benchmark_dir(benchmark, cache_dir)
         default = index["default_pair"]
-        frame = pd.read_parquet(root / default / "frame.parquet", columns=["split", "dialogue_id"])
+        frame = pd.read_parquet(
+            root / default / "frame.parquet", columns=["split", "dialogue_id", "history_tokens"]
+        )
         dialogues = frame.drop_duplicates("dialogue_id")
         pairs = {name: _pair_summary(root, name) for name in index["pairs"]}
         out[benchmark] = {
+            **_dialogue_summary(frame),
             "items": int(len(dialogues)),
             "rows": int(len(frame)),
             "splits": {s: int((frame["split"] == s).sum()) for s in SPLITS},

@@ -8,7 +8,7 @@ the large model's, so the large model is better on average and needed more often
 turns; the embedding is a noisy linear image of ``z`` and the semantic score is a noisy
 logistic of it, so the score predicts the label (the large model is needed) without being
 an oracle. Multi-turn dialogues share a per-dialogue difficulty, as in the MT-Bench-101
-modelling of DESIGN.md ("Traces and quality").
+modelling of :mod:`envs.traces.mt_bench_101`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``edgeroute bench costs|env``: speed figures of the cost functions and of the environments.
 
 ``costs`` times the vectorised latency functions (:mod:`experiments.bench_costs`); ``env``
-calls :func:`experiments.bench_env.run_env_benchmark` (environment steps per second). Both
-print a short report, or one JSON object with ``--json``.
+calls :func:`experiments.bench_env.run_env_benchmark` (environment steps per second, and each
+one's ratio to Gymnasium's CartPole-v1 timed in the same process). Both print a short report,
+or one JSON object with ``--json``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import importlib
 import json
 
 from cost_models.errors import EdgeRouteError, require
+from experiments.commands._common import plain_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="speed benchmarks (costs, env)", description=__doc__)
+    p = subparsers.add_parser(
+        "bench", help="speed benchmarks (costs, env)", description=plain_help(__doc__)
+    )
     sub = p.add_subparsers(dest="bench_target", metavar="TARGET")
     sub.required = True
 
@@ -66,7 +70,5 @@ def run_env(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, indent=2, default=str))
     else:
-        for key, value in r.items():
-            shown = f"{value:,.1f}" if isinstance(value, float) else value
-            print(f"{key}: {shown}")
+        print(module.format_report(r))
     return 0

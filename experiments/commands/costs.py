@@ -31,6 +31,7 @@ from cost_models.deployment import SCENARIO_PRESETS, get_scenario
 from cost_models.edge_load import LOAD_PRESETS
 from cost_models.errors import EdgeRouteError, require
 from cost_models.router_cost import latency_report
+from experiments.commands._common import plain_help
 
 
 def parse_utilisation(value: str | float) -> float:
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "costs",
         help="latency breakdown of one query on the device and on the edge",
-        description=__doc__,
+        description=plain_help(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--scenario", default="phone_3b__edge_70b",
@@ -65,8 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--edge-precision", help="override the edge precision")
     p.add_argument("--prompt-tokens", type=int, default=200, help="this turn's prompt (>= 1)")
     p.add_argument("--output-tokens", type=int, default=200, help="answer length (>= 1)")
-    p.add_argument("--history-tokens", type=int, default=0,
-                   help="earlier dialogue tokens (>= 0)")
+    p.add_argument("--history-tokens", default="0",
+                   help="earlier dialogue tokens (>= 0); a comma list (e.g. "
+                   "0,2000,4000,8000,16000) prints the history sweep: device vs edge per "
+                   "history length, cache holder and edge load")
     p.add_argument("--cached", default="none", choices=("none", "device", "edge", "both"),
                    help="which side holds the history in its KV cache (default none: both "
                    "recompute it, as after a switch)")
@@ -104,7 +107,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _build(args: argparse.Namespace) -> dict[str, object]:
+def _token_list(text: str) -> tuple[int, ...]:
+    """``--history-tokens``: one integer or a comma list, each >= 0."""
+    try:
+        values = tuple(int(x) for x in str(text).split(",") if x.strip() != "")
+    except ValueError:
+        values = ()
+    require(
+        len(values) > 0,
+        f"--history-tokens must be an integer or a comma list of integers, got {text!r}",
+    )
+    require(min(values) >= 0, f"--history-tokens must be >= 0, got {text}")
+    return values
+
+
+def _scenario(args: argparse.Namespace):
     sc = get_scenario(args.scenario)
     for name, getter in (
         ("device_model", get_model), ("edge_model", get_model),
@@ -114,28 +131,30 @@ def _build(args: argparse.Namespace) -> dict[str, object]:
         value = getattr(args, name)
         if value is not None:
             getter(value)  # raises EdgeRouteError listing the allowed names
-    sc = sc.with_overrides(
+    return sc.with_overrides(
         device_model=args.device_model, device_hw=args.device_hw,
         device_precision=args.device_precision, edge_model=args.edge_model,
         edge_hw=args.edge_hw, edge_precision=args.edge_precision, channel=args.channel,
     )  # fmt: skip
+
+
+def _build(args: argparse.Namespace) -> dict[str, object]:
+    sc = _scenario(args)
     channel = sc.channel_scenario.with_overrides(
         distance_m=args.distance_m, bandwidth_hz=args.bandwidth_hz,
         n_users_sharing=args.n_users,
     )  # fmt: skip
     require(args.prompt_tokens >= 1, f"--prompt-tokens must be >= 1, got {args.prompt_tokens}")
     require(args.output_tokens >= 1, f"--output-tokens must be >= 1, got {args.output_tokens}")
-    require(
-        args.history_tokens >= 0, f"--history-tokens must be >= 0, got {args.history_tokens}"
-    )
     if args.seed is None:
         state, link = mean_channel_state(channel), "median (no shadowing, unit fading gain)"
     else:
         require(args.seed >= 0, f"--seed must be >= 0, got {args.seed}")
         state = ChannelProcess(channel, np.random.default_rng(args.seed)).state
         link = f"random realisation, seed {args.seed}"
+    history = _token_list(args.history_tokens)[0]
     report = latency_report(
-        sc, args.prompt_tokens, args.output_tokens, args.history_tokens, args.cached,
+        sc, args.prompt_tokens, args.output_tokens, history, args.cached,
         channel_state=state, utilisation=parse_utilisation(args.edge_load), channel=channel,
     )  # fmt: skip
     report["link"] = link
@@ -145,9 +164,9 @@ def _build(args: argparse.Namespace) -> dict[str, object]:
 
         cached = args.cached
         report["world"] = world_report(
-            sc, args.prompt_tokens, args.output_tokens, args.history_tokens,
-            args.history_tokens if cached in ("edge", "both") else 0,
-            args.history_tokens if cached in ("device", "both") else 0,
+            sc, args.prompt_tokens, args.output_tokens, history,
+            history if cached in ("edge", "both") else 0,
+            history if cached in ("device", "both") else 0,
             parse_link(args.link), args.at_s, args.users or 0, args.user_rate_hz,
             args.edge_share, 0 if args.seed is None else args.seed, args.attachment,
             args.device_heat, state.uplink_bps, state.downlink_bps, channel.access_latency_s,
@@ -233,7 +252,22 @@ def _world_table(w: dict[str, object]) -> list[str]:
     return lines
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from experiments.history_sweep import format_sweep, history_sweep
+
+    require(args.seed is None, "--seed draws one link; the history sweep uses the median link")
+    sc = _scenario(args)
+    rows = history_sweep(
+        sc, _token_list(args.history_tokens), prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens, channel=args.channel,
+    )  # fmt: skip
+    print(json.dumps(rows, indent=2) if args.json else format_sweep(rows, sc.name))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if len(_token_list(args.history_tokens)) > 1:
+        return _sweep(args)
     report = _build(args)
     print(json.dumps(report, indent=2) if args.json else _table(report))
     return 0

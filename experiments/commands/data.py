@@ -1,24 +1,29 @@
-"""``edgeroute data prepare|summary|import``: build, inspect and add routing traces.
+"""`edgeroute data prepare|summary|verify|import|encoder-speed`: build, check and add traces.
 
-- ``prepare [--raw-dir DIR] [--cache-dir DIR] [--benchmarks ...]`` verifies (or downloads) the
-  raw public files, builds the traces, embeds their texts (cached) and fits the semantic
-  scorer, with progress bars; a second run with unchanged inputs does no work.
-- ``summary [--json]`` prints counts, splits, each label pair's qualities and the scorer's
-  test metrics next to the length-only baseline; the text form also shows the MMLU per-subject
+- prepare [--raw-dir DIR] [--cache-dir DIR] [--benchmarks ...] verifies (sha256) or downloads
+  the raw public files, builds the traces, embeds their texts (cached) and fits the semantic
+  scorer, with progress bars; a second run with unchanged inputs does no work, and a cached
+  build whose files fail their stored sha256 is rebuilt.
+- summary [--json] prints counts, splits, each label pair's qualities and the scorer's test
+  metrics next to the length-only baseline; the text form also shows the MMLU per-subject
   accuracy table (RouteLLM's GPT-4 math-extraction defect stays visible there).
-- ``encoder-speed [--n N]`` measures the encoder's texts/s in each precision on N real MMLU
+- encoder-speed [--n N] measures the encoder's texts/s in each precision on N real MMLU
   prompts (a seeded sample), with the cosine of each precision's embeddings to fp32.
-- ``import FILE --name NAME`` validates a user's CSV/JSONL trace (format in
-  :mod:`envs.traces.user_import`) and prepares it like a built-in benchmark.
+- verify [--manifest FILE] hashes the raw mirror and the built traces and prints the time.
+- import FILE --name NAME validates your own CSV/TSV/JSONL/JSON trace (format: README section
+  "Bring your own trace", and envs/traces/user_import.py) and prepares it like a built-in
+  benchmark, then prints the scorer's test AUC against the length-only baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from envs.traces.schema import BENCHMARKS
+from experiments.commands._common import clean_os_errors, int_at_least
 
 
 def _encoder(args):
@@ -58,10 +63,17 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", help="what to do")
     sub.required = True
 
-    p = sub.add_parser("prepare", help="build traces, embeddings and the semantic scorer")
+    p = sub.add_parser(
+        "prepare",
+        help="build traces, embeddings and the semantic scorer",
+        description="Verify (sha256) or download the raw public files, build the traces, embed "
+        "their texts (cached by encoder and text hash) and fit the semantic scorer. Cached "
+        "builds whose inputs are unchanged and whose files match their stored sha256 are "
+        "reused; a build that fails verification is rebuilt and the reason printed.",
+    )
     p.add_argument(
         "--raw-dir",
         default=None,
@@ -79,23 +91,62 @@ def register(subparsers) -> None:
     )
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
     _add_encoder(p)
-    p.set_defaults(func=run_prepare)
+    p.set_defaults(func=clean_os_errors(run_prepare))
 
-    p = sub.add_parser("summary", help="counts, label-pair qualities, scorer test metrics")
+    p = sub.add_parser(
+        "summary",
+        help="counts, label-pair qualities, scorer test metrics",
+        description="Print, for every prepared trace, its items and splits, each label pair's "
+        "mean qualities and the scorer's test AUC and Brier score against the length-only "
+        "baseline, and the MMLU per-subject accuracy table.",
+    )
     _add_common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run_summary)
+    p.set_defaults(func=clean_os_errors(run_summary))
 
-    p = sub.add_parser("encoder-speed", help="texts/s of the encoder per precision vs fp32")
-    p.add_argument("--n", type=int, default=512, help="number of real prompts (default 512)")
+    p = sub.add_parser(
+        "encoder-speed",
+        help="texts/s of the encoder per precision vs fp32",
+        description="Measure the encoder's texts/s in fp32, bf16 (where native) and int8 on a "
+        "seeded sample of real MMLU prompts, with each precision's cosine to fp32.",
+    )
+    p.add_argument(
+        "--n", type=int_at_least(16), default=512, help="number of real prompts (default 512)"
+    )
     p.add_argument("--raw-dir", default=None, help="raw mirror (default $EDGEROUTE_RAW_DIR)")
     _add_common(p)
     p.add_argument("--encoder", default=None, help="BERT-family model directory")
-    p.add_argument("--seed", type=int, default=0, help="sample seed")
-    p.set_defaults(func=run_encoder_speed)
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="sample seed (default 0)")
+    p.set_defaults(func=clean_os_errors(run_encoder_speed))
 
-    p = sub.add_parser("import", help="validate and prepare your own CSV/JSONL trace")
-    p.add_argument("file", help="CSV (header row) or JSONL file; see envs/traces/user_import.py")
+    p = sub.add_parser(
+        "verify",
+        help="check the raw mirror and the built traces against their sha256",
+        description="Hash every raw file of a manifest in the mirror (the project's "
+        "envs/traces/manifest.tsv, or --manifest, e.g. the shared data folder's MANIFEST.tsv "
+        "for the whole mirror) and every built trace file against the hashes stored when it "
+        "was built; print the time taken. Exit status 2 if anything fails.",
+    )
+    p.add_argument("--raw-dir", default=None, help="raw mirror (default $EDGEROUTE_RAW_DIR)")
+    p.add_argument(
+        "--manifest",
+        default=None,
+        help="manifest of the files to check (default: the project's envs/traces/manifest.tsv)",
+    )
+    _add_common(p)
+    p.set_defaults(func=clean_os_errors(run_verify))
+
+    p = sub.add_parser(
+        "import",
+        help="validate and prepare your own CSV/TSV/JSONL/JSON trace",
+        description="Validate a trace file of your own (one row per query or user turn; format "
+        "in the README section 'Bring your own trace'), embed it, fit the semantic scorer and "
+        "store it as benchmark NAME. Invalid rows are listed with their line; nothing is "
+        "written unless every row is valid.",
+    )
+    p.add_argument(
+        "file", help="CSV/TSV (header row), JSONL or JSON array file; format in the README"
+    )
     p.add_argument("--name", required=True, help="benchmark name for the imported trace")
     p.add_argument("--pair", default="user", help="label-pair name (default: user)")
     p.add_argument("--small", default="small model", help="name of the small (device) model")
@@ -103,11 +154,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--deployment",
         default="phone_3b__edge_70b",
-        help="latency preset of cost_models.router_cost used with these labels",
+        help="latency preset (deployment scenario) used with these labels, e.g. "
+        "phone_3b__edge_70b (default) or jetson_7b__edge_14b; an unknown name lists them all",
     )
     _add_common(p)
     _add_encoder(p)
-    p.set_defaults(func=run_import)
+    p.set_defaults(func=clean_os_errors(run_import))
 
 
 def run_prepare(args) -> int:
@@ -123,6 +175,16 @@ def run_prepare(args) -> int:
         progress=not args.quiet,
     )
     wall = time.perf_counter() - start
+    for path in result.orphans_removed:
+        print(f"removed the staging directory of a killed build: {path}")
+    for line in result.cache_repairs:
+        print(f"removed a corrupt embedding-cache file (its texts were embedded again): {line}")
+    for benchmark, why in result.repaired.items():
+        print(f"rebuilt {benchmark}: the cached build failed verification ({why})")
+    print(
+        f"verified {result.raw_files} raw files ({result.raw_bytes / 1e6:.1f} MB) by sha256 in "
+        f"{result.raw_verify_s:.2f} s"
+    )
     print(
         f"built: {', '.join(result.built) or 'none'}; up to date: "
         f"{', '.join(result.skipped) or 'none'}"
@@ -138,6 +200,36 @@ def run_prepare(args) -> int:
     return 0
 
 
+def run_verify(args) -> int:
+    from pathlib import Path
+
+    from cost_models.errors import EdgeRouteError
+    from envs.traces.fetch import MANIFEST_PATH, verify_mirror
+    from envs.traces.store import available_benchmarks, verify_benchmark
+
+    manifest = Path(args.manifest) if args.manifest else MANIFEST_PATH
+    n, hashed, seconds, failures = verify_mirror(args.raw_dir, manifest)
+    rate = f", {hashed / 1e6 / seconds:.0f} MB/s" if seconds > 0 else ""
+    print(
+        f"raw mirror: {n - len(failures)}/{n} files of {manifest.name} match "
+        f"({hashed / 1e6:.1f} MB hashed with sha256 in {seconds:.2f} s{rate})"
+    )
+    start = time.perf_counter()
+    built = available_benchmarks(args.cache_dir)
+    for benchmark in built:
+        try:
+            verify_benchmark(benchmark, args.cache_dir)
+        except EdgeRouteError as exc:
+            failures.append(str(exc))
+    print(
+        f"built traces: {len(built)} checked ({', '.join(built) or 'none'}) in "
+        f"{time.perf_counter() - start:.2f} s"
+    )
+    if failures:
+        raise EdgeRouteError(f"{len(failures)} problem(s):\n" + "\n".join(failures))
+    return 0
+
+
 def run_summary(args) -> int:
     from cost_models.errors import EdgeRouteError
     from envs.traces.summary import subject_accuracy, summarize
@@ -150,6 +242,13 @@ def run_summary(args) -> int:
         return 0
     for name, b in summary.items():
         print(f"{name}: {b['items']} items, {b['rows']} rows, splits {b['splits']}")
+        if b["turns"] > b["dialogues"]:  # multi-turn: what the KV caches must hold
+            h, last = b["history_tokens"], b["history_tokens_last_turn"]
+            print(
+                f"  {b['dialogues']} dialogues, {b['turns']} turns; history before a turn "
+                f"mean {h['mean']:.0f} / p90 {h['p90']:.0f} / max {h['max']} tokens (last turn: "
+                f"{last['mean']:.0f} / {last['p90']:.0f} / {last['max']})"
+            )
         for pname, p in b["pairs"].items():
             s = p["scorer"]
             tag = " (default)" if p["default"] else ""
@@ -174,7 +273,7 @@ def run_summary(args) -> int:
 
 
 def run_import(args) -> int:
-    from envs.traces.store import load_trace
+    from envs.traces.store import load_trace, scorer_report
     from envs.traces.user_import import import_trace
 
     path = import_trace(
@@ -185,12 +284,26 @@ def run_import(args) -> int:
         large=args.large,
         deployment=args.deployment,
         cache_dir=args.cache_dir,
-        encoder=_encoder(args),
+        encoder=lambda: _encoder(args),  # loaded once the file is valid
         progress=not args.quiet,
     )
     trace = load_trace(args.name, cache_dir=args.cache_dir)
     counts = trace.frame["split"].value_counts().to_dict()
     print(f"imported {len(trace)} rows as {args.name!r} ({path}); splits {counts}")
+    print(f"output lengths: {trace.meta['output_tokens_source']}")
+    report = scorer_report(args.name, args.pair, args.cache_dir)
+    auc, base = report["auc"], report["length_only_auc"]
+    print(
+        f"semantic scorer on the {report['n_test']} test rows: AUC {auc:.3f} vs length-only "
+        f"{base:.3f} (label: large model needed, base rate {report['base_rate']:.3f})"
+    )
+    if not auc > base:
+        print(
+            f"warning: on {args.name!r} the semantic scorer is no better than prompt length "
+            f"alone (AUC {auc:.3f} <= {base:.3f}); the semantic term will not help routing here "
+            "(more rows, or labels that depend on the query, would)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -198,12 +311,9 @@ def run_encoder_speed(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from cost_models.errors import EdgeRouteError
     from cost_models.semantic.encoder import Encoder, default_encoder_path, native_bf16
     from envs.traces.fetch import fetch, read_manifest
 
-    if args.n < 16:
-        raise EdgeRouteError(f"--n {args.n} is too small; use at least 16 texts")
     texts: list[str] = []
     for f in sorted(read_manifest()):
         if "/mmlu/responses/" in f:

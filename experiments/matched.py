@@ -1,0 +1,92 @@
+"""Matched-quality comparisons: frontiers read at a target quality, and the reductions between them.
+
+Each tunable policy's frontier is interpolated at always-edge's *test* quality (and at
+fractions of the always-device -> always-edge quality gap, RouteLLM's "performance gap
+recovered"); Analytic is compared with SemanticThreshold and PPO with Analytic there, and the
+share of Analytic's latency gap to the Oracle that PPO closes is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments.frontier import (
+    FrontierPoint,
+    gap_closed_pct,
+    interpolate_at_quality,
+    reduction_pct,
+)
+
+#: Policies swept to draw frontiers (keys of the sweeps).
+TUNABLE: tuple[str, ...] = ("semantic_threshold", "analytic", "random", "ppo")
+
+
+def at_quality(points: Sequence[FrontierPoint], quality: float) -> dict[str, Any]:
+    """Latency and edge rate on the frontier of ``points`` at ``quality`` (None: unreachable)."""
+    m = interpolate_at_quality(points, quality)
+    return {"latency_mean_s": m.latency_mean_s, "edge_rate": m.edge_rate}
+
+
+def reductions(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """Latency and edge-call reductions (percent, positive = candidate lower) of two points."""
+    return {
+        "latency_reduction_pct": reduction_pct(
+            baseline["latency_mean_s"], candidate["latency_mean_s"]
+        ),
+        "edge_call_reduction_pct": reduction_pct(baseline["edge_rate"], candidate["edge_rate"]),
+    }
+
+
+def matched_comparison(
+    sweeps: Mapping[str, Sequence[FrontierPoint]],
+    policies: Mapping[str, Mapping[str, float]],
+    pgr_levels: Sequence[float],
+) -> dict[str, Any]:
+    """The matched-quality part of a benchmark section (see the module docstring).
+
+    ``sweeps``: the frontier points of each :data:`TUNABLE` policy; ``policies``: the test
+    metrics of every policy (always-device, always-edge, oracle, ppo among them).
+    """
+    target = policies["always_edge"]["quality"]
+    matched: dict[str, Any] = {"target_quality": target}
+    for name in TUNABLE:
+        m = interpolate_at_quality(sweeps[name], target)
+        matched[name] = {
+            "latency_mean_s": m.latency_mean_s,
+            "edge_rate": m.edge_rate,
+            "reachable": m.reachable,
+            "max_quality": max(p.quality for p in sweeps[name]),
+        }
+    # The 100% point is knife-edge when frontiers are flat near the top: also at fractions of
+    # the always-device -> always-edge quality gap.
+    q_device = policies["always_device"]["quality"]
+    by_pgr: dict[str, Any] = {}
+    for level in pgr_levels:
+        tq = q_device + level * (target - q_device)
+        entry: dict[str, Any] = {"target_quality": tq}
+        for name in TUNABLE:
+            entry[name] = at_quality(sweeps[name], tq)
+        entry["analytic_vs_static"] = reductions(entry["semantic_threshold"], entry["analytic"])
+        entry["ppo_vs_analytic"] = reductions(entry["analytic"], entry["ppo"])
+        by_pgr[f"{level:g}"] = entry
+    oracle_latency = policies["myopic_oracle"]["latency_mean_s"]
+    ppo = policies["ppo"]
+    # Where PPO cannot reach the target: compare at PPO's own quality as well.
+    at_ppo = at_quality(sweeps["analytic"], ppo["quality"])
+    return {
+        "matched_quality": matched,
+        "analytic_vs_static": reductions(matched["semantic_threshold"], matched["analytic"]),
+        "ppo_vs_analytic": reductions(matched["analytic"], matched["ppo"]),
+        "ppo_vs_analytic_at_ppo_quality": {
+            "quality": ppo["quality"],
+            "analytic_latency_mean_s": at_ppo["latency_mean_s"],
+            "ppo_latency_mean_s": ppo["latency_mean_s"],
+            **reductions(at_ppo, ppo),
+        },
+        "matched_quality_gap_recovered": by_pgr,
+        "oracle_gap_closed_pct": gap_closed_pct(
+            matched["analytic"]["latency_mean_s"], matched["ppo"]["latency_mean_s"], oracle_latency
+        ),
+        "oracle_latency_mean_s": oracle_latency,
+    }
