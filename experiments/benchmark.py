@@ -36,6 +36,12 @@ from typing import Any
 from agents.registry import POLICY_REGISTRY, make_policy
 from experiments.envfactory import describe_env
 from experiments.evaluate import SEED_STRIDE
+from experiments.load_baselines import (
+    LOAD_BASELINES,
+    baseline_comparison,
+    baseline_sweeps,
+    tune_load_baselines,
+)
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
@@ -178,6 +184,9 @@ def run_one_benchmark(
         f"{tuning.analytic.best['alpha']:.3g} theta {tuning.analytic.best['theta']:.4g} "
         f"({time.perf_counter() - t0:.0f} s)"
     )
+    baselines = tune_load_baselines(
+        executor, val, tuning.record, prof.sweep_points, prof.alpha_grid
+    )
 
     # 2. PPO (headline + reward-weight sweep)
     plan = plan_ppo(opts, bench, cfg, described.reward_weights)
@@ -191,6 +200,7 @@ def run_one_benchmark(
     batch = RunBatch()
     multi = bool(described.multi_turn)
     fixed = fixed_policies(tuning, multi)
+    fixed.update({p: dict(baselines[p]["best"]) for p in LOAD_BASELINES})
     for name, kwargs in fixed.items():
         batch.add(name, test.specs(name, kwargs, keep_log=True))
     # PPO: every training seed on every eval seed; metrics pooled over training seeds.
@@ -201,6 +211,7 @@ def run_one_benchmark(
         "analytic": analytic_sweep(tuning.theta_grids),
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
+        **baseline_sweeps(baselines),
     }
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
@@ -220,7 +231,7 @@ def run_one_benchmark(
     # The tuned operating points belong to their frontiers too, and so do the two extremes
     # (threshold above every score = always-device, below every score = always-edge): the
     # calibrated grid reaches them on validation but not necessarily on test.
-    for name in WITH_EXTREMES:
+    for name in (*WITH_EXTREMES, *LOAD_BASELINES):
         sweeps[name] += [
             point_of(policy_metrics[n]) for n in (name, "always_device", "always_edge")
         ]
@@ -235,6 +246,11 @@ def run_one_benchmark(
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
+        "load_baselines": {
+            "vs_static": baseline_comparison(sweeps, policy_metrics, prof.pgr_levels),
+            "tuning": {p: {k: baselines[p][k] for k in ("best", "validation")}
+                       for p in LOAD_BASELINES},  # fmt: skip
+        },
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,
