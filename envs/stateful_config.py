@@ -10,6 +10,7 @@ environments build their world from.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,3 +203,10 @@ class StatefulOptions:
     def observation_slots(self) -> bool:
         """Whether the observation carries the stateful slots (reports, ages, heat...)."""
         return self.active
+
+
+def stateful_active(overrides: Mapping[str, Any]) -> bool:
+    """Whether an env config (overrides of the defaults) turns a stateful-world feature on:
+    then the world depends on the actions (a shared edge, reports that come with answers) and
+    there is no fixed realised world to plan a hindsight bound on."""
+    return StatefulOptions.from_config({**stateful_default_config(), **overrides}).active

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
+from envs.stateful_config import stateful_active
 from experiments.envfactory import describe_env
 from experiments.evaluate import SEED_STRIDE
 from experiments.load_baselines import (
@@ -199,7 +200,9 @@ def run_one_benchmark(
     # 3. + 4. test: every policy, seed and sweep point, common random numbers
     batch = RunBatch()
     multi = bool(described.multi_turn)
-    fixed = fixed_policies(tuning, multi)
+    # The hindsight bound needs a world the actions do not change (no stateful world).
+    bound = multi and not stateful_active(cfg)
+    fixed = fixed_policies(tuning, bound)
     fixed.update({p: dict(baselines[p]["best"]) for p in LOAD_BASELINES})
     for name, kwargs in fixed.items():
         batch.add(name, test.specs(name, kwargs, keep_log=True))
@@ -215,7 +218,7 @@ def run_one_benchmark(
     }
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points)
-    if multi:
+    if bound:
         gap_runs = nonmyopic_runs(bench, cfg, prof)
         for name in ("myopic_oracle", "hindsight_optimal"):
             batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
@@ -223,7 +226,7 @@ def run_one_benchmark(
         add_sweep(batch, ("gap", "sweep"), gap_runs, hindsight_points)
     done = batch.run(executor)
 
-    order = policy_order(multi)
+    order = policy_order(bound)
     runs = {name: policy_runs(done[name]) for name in order}
     policy_metrics = {name: runs[name].metrics for name in order}
     sweeps = {k: sweep_frontier(done, k, points) for k, points in sweep_plan.items()}
@@ -245,7 +248,7 @@ def run_one_benchmark(
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
-        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
+        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if bound else {}),
         "load_baselines": {
             "vs_static": baseline_comparison(sweeps, policy_metrics, prof.pgr_levels),
             "tuning": {p: {k: baselines[p][k] for k in ("best", "validation")}
