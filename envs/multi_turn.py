@@ -15,6 +15,7 @@ from cost_models.router_cost import terms_from_parts
 from envs import stateful_step
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
+from envs.device_turn import DeviceTurnCosts
 from envs.load_path import LoadPath, load_jumps_for, seed_from_uniform
 from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_function
 from envs.traces.mt_eval_quality import HistoryAuthors
@@ -42,7 +43,7 @@ class HindsightProblem(NamedTuple):
     restore: Any
 
 
-class MultiTurnEnv(EdgeRouteEnv):
+class MultiTurnEnv(DeviceTurnCosts, EdgeRouteEnv):
     """
     ## Description
 
@@ -336,52 +337,6 @@ class MultiTurnEnv(EdgeRouteEnv):
             kv.device_occupancy(), cd, ce, last,
         )  # fmt: skip
         return (device, edge), estimate, obs
-
-    def device_costs(self, H: int, cd: int, r: int) -> tuple[float, float, float, float, int]:
-        """Device costs of turn row ``r`` after ``H`` history tokens of which the device holds
-        ``cd``: (prefill, decode, predicted decode, prefill as if the history were cached,
-        recomputed tokens); past the KV capacity, :meth:`_device_window`'s window rule."""
-        d = self.data
-        L, out_d = d.prompt_tokens[r], d.output_tokens[0][r]
-        cap, pred_d = self.device_capacity_tokens, self._pred_out[0]
-        if H + L + out_d > cap:
-            # Past the device's KV capacity: it keeps and recomputes a window of history
-            # (cost_models.device_memory.device_turn).
-            return self._device_window(H, L, out_d, cap, pred_d)
-        if H == 0:  # first turn: nothing cached, costs precomputed per row
-            pf_d, dec_d, dec_d_pred = self._fresh[r][:3]
-            return pf_d, dec_d, dec_d_pred, pf_d, 0
-        roof_d = self._roof[0]
-        ctx = H + L
-        pf_d = roof_d.prefill_s(H - cd + L, cd)
-        base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
-        return pf_d, roof_d.decode_s(ctx, out_d), roof_d.decode_s(ctx, pred_d), base_pf_d, H - cd
-
-    def turn_quality(self, r: int) -> tuple[float, float]:
-        """Quality of turn row ``r`` on (device, edge): the trace's, or on mt_eval the one
-        given whose answers form the history (``envs.traces.mt_eval_quality``)."""
-        q_small, q_large = self.data.quality[0][r], self.data.quality[1][r]
-        authors = self._authors
-        if authors.kappa:
-            return authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
-        return q_small, q_large
-
-    def _device_window(
-        self, H: int, L: int, out: int, cap: int, pred: float
-    ) -> tuple[float, float, float, float, int]:
-        """Device costs past the KV capacity: ``cost_models.device_memory.device_turn``'s
-        window (the most recent ``cap - L - out`` history tokens, recomputed; a prompt that
-        alone does not fit keeps its last ``cap - out`` tokens), on the scalar roofline.
-        Returns (prefill, decode, predicted decode, prefill as if the window were cached,
-        recomputed tokens)."""
-        kept = cap - L - out if cap > L + out else 0
-        new = L if cap - out >= L else (cap - out if cap > out else 0)
-        roof = self._roof[0]
-        ctx = kept + new
-        return (
-            roof.prefill_s(ctx, 0), roof.decode_s(ctx, out), roof.decode_s(ctx, pred),
-            roof.prefill_s(new, kept), kept,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ hindsight bound
 
