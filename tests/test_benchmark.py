@@ -28,6 +28,8 @@ POLICIES = {
     "semantic_threshold",
     "latency_greedy",
     "analytic",
+    "analytic_load_blind",
+    "load_aware_semantic_blind",
     "myopic_oracle",
     "ppo",
 }
@@ -125,6 +127,13 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
         )
         for cmp in ("analytic_vs_static", "ppo_vs_analytic"):
             assert {"latency_reduction_pct", "edge_call_reduction_pct"} <= set(sec[cmp])
+        # the load baselines are read on their frontiers exactly as Analytic is
+        at_target = sec["load_baselines"]["vs_static"]["1"]
+        assert at_target["analytic_vs_static"] == sec["analytic_vs_static"]
+        for name in ("analytic_load_blind", "load_aware_semantic_blind"):
+            assert set(at_target[f"{name}_vs_static"]) == {
+                "latency_reduction_pct", "edge_call_reduction_pct"}
+            assert len(sec["frontiers"][name]) >= 3
         assert sec["quality_source"] in ("measured", "modelled")
         assert (out / f"frontier_{key}.png").stat().st_size > 1000
         assert (out / f"latency_{key}.png").stat().st_size > 1000
