@@ -3,6 +3,7 @@ Mahimahi files reproduced second by second."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from cost_models.link_trace import (
 )
 from envs.traces.links import LINK_PRESETS, load_link, read_mahimahi_ms
 
-RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
+RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])  # conftest.py sets a default
 GOPHERS = RAW / "jhzuo__Offloading-FL/trace_data/5Gophers-v1.0/All-Carriers"
 MAHIMAHI = RAW / "ravinet__mahimahi/traces"
 needs_raw = pytest.mark.skipif(not GOPHERS.is_dir() or not MAHIMAHI.is_dir(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from cost_models.thermal import (
     work_done_s,
 )
 
-RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
+RAW = Path(os.environ["EDGEROUTE_RAW_DIR"])  # conftest.py sets a default
 
 
 @pytest.mark.parametrize("name, tol", [("npu", 0.015), ("gpu_litert", 0.005),

@@ -1,10 +1,10 @@
-"""``edgeroute load-delay``: the analytic router's gain over static routing vs load freshness.
+"""edgeroute load-delay: the analytic router's gain over static routing vs load freshness.
 
 For one workload, prints the mean-latency reduction of the analytic rule over the static
 semantic threshold at matched quality (0.8 / 0.9 / 0.95 of the device -> edge quality gap),
 with the load known exactly and instantly, reported with a delay of 0, 1, 5 or 30 s, or not at
 all (the long-run mean). Thresholds, alpha and theta are calibrated on validation; the table
-is from test (see ``experiments/load_delay.py``). Latencies are modelled.
+is from test (see experiments/load_delay.py). Latencies are modelled.
 """
 
 from __future__ import annotations
