@@ -31,6 +31,7 @@ import numpy as np
 import envs  # noqa: F401  (registers the environment ids)
 from agents import make_policy
 from agents.calibration import calibrate_threshold
+from cost_models.errors import require
 from experiments.evaluate import evaluate, reset_seed
 from experiments.frontier import FrontierPoint, interpolate_at_quality, reduction_pct
 
@@ -206,22 +207,32 @@ def format_table(result: Mapping[str, Any]) -> str:
 
 #: The workloads the study runs on (the same configurations as the benchmark's entries of
 #: the same names in ``experiments/configs/benchmark.yaml``).
+#: The shared-edge workloads of the benchmark (experiments/configs/benchmark.yaml, quick
+#: profile): one definition for both commands. The study overrides the load observation of each.
+BENCHMARK_WORKLOADS: tuple[str, ...] = ("mmlu_shared_edge", "mt_bench_101_shared_edge")
+
 WORKLOADS: dict[str, tuple[str, dict[str, Any]]] = {
     "mmlu": ("EdgeRoute/SingleTurn-v0", {"benchmark": "mmlu", "episode_queries": 100}),
-    "mmlu_shared_edge": ("EdgeRoute/SingleTurn-v0", {
-        "benchmark": "mmlu", "episode_queries": 100, "think_time_mean_s": 10.0,
-        "edge_mode": "shared", "edge_users": 900, "load_observation": "reported",
-        "link": "trace:att-lte-driving", "channel_estimate": "last"}),
-    # The same shared edge on the link-budget (SNR) link, the rate known exactly: isolates
-    # what the load reports are worth.
+    # The shared edge on the link-budget (SNR) link, the rate known exactly: isolates what
+    # the load reports are worth.
     "mmlu_shared_edge_snr": ("EdgeRoute/SingleTurn-v0", {
         "benchmark": "mmlu", "episode_queries": 100, "think_time_mean_s": 10.0,
         "edge_mode": "shared", "edge_users": 900, "load_observation": "reported"}),
-    "mt_bench_101_shared_edge": ("EdgeRoute/MultiTurn-v0", {
-        "benchmark": "mt_bench_101", "dialogues_per_episode": 20, "edge_mode": "shared",
-        "edge_users": 900, "load_observation": "reported", "link": "trace:att-lte-driving",
-        "channel_estimate": "last"}),
 }  # fmt: skip
+
+
+def workload(name: str) -> tuple[str, dict[str, Any]]:
+    """(env id, env config) of a study workload: :data:`WORKLOADS`, or a shared-edge
+    workload of the shipped benchmark profile (:data:`BENCHMARK_WORKLOADS`)."""
+    if name in BENCHMARK_WORKLOADS:
+        from experiments.run_profile import load_run_profile
+
+        spec = {s.key: s for s in load_run_profile(None, "quick").specs()}[name]
+        return spec.env_id, dict(spec.env_config)
+    require(name in WORKLOADS, f"unknown workload {name!r}; allowed: "
+            f"{sorted([*WORKLOADS, *BENCHMARK_WORKLOADS])}")  # fmt: skip
+    env_id, cfg = WORKLOADS[name]
+    return env_id, dict(cfg)
 
 
 def load_dependence(

@@ -17,14 +17,15 @@ from cost_models.errors import require
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from experiments.load_delay import DELAYS_S, WORKLOADS
+    from experiments.load_delay import BENCHMARK_WORKLOADS, DELAYS_S, WORKLOADS
 
     p = subparsers.add_parser(
         "load-delay", help="analytic vs static gain as the load report ages",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     p.add_argument("--workload", default="mmlu_shared_edge",
-                   help=f"one of {', '.join(WORKLOADS)} (default mmlu_shared_edge)")
+                   help=f"one of {', '.join([*WORKLOADS, *BENCHMARK_WORKLOADS])} (default "
+                   "mmlu_shared_edge; the shared-edge ones are the benchmark's)")
     p.add_argument("--delays", default=",".join(f"{d:g}" for d in DELAYS_S),
                    help="comma-separated report delays in s (default 0,1,5,30)")
     p.add_argument("--quick", action="store_true", help="1 seed, 1 episode, 2 alphas")
@@ -33,17 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.load_delay import FULL, QUICK, WORKLOADS, format_table, run_load_delay_study
+    from experiments.load_delay import FULL, QUICK, format_table, run_load_delay_study, workload
 
-    require(args.workload in WORKLOADS,
-            f"--workload {args.workload!r} is unknown; allowed: {', '.join(WORKLOADS)}")
+    env_id, cfg = workload(args.workload)
     try:
         delays = tuple(float(x) for x in args.delays.split(",") if x.strip())
     except ValueError:
         delays = ()
     require(len(delays) > 0 and all(d >= 0 for d in delays),
             f"--delays {args.delays!r} must be comma-separated numbers >= 0")
-    env_id, cfg = WORKLOADS[args.workload]
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
