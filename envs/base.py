@@ -189,8 +189,8 @@ class EdgeRouteEnv(gym.Env):
         self.stateful = StatefulOptions.from_config(cfg)
         self.data: PreparedSplit = prepare_split(
             trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn,
-            world_slots=self.stateful.observation_slots,
-        )
+            cfg["output_length"], world_slots=self.stateful.observation_slots,
+        )  # fmt: skip
         longest = int(np.max(np.diff(self.data.dialogue_starts)))
         if not self.multi_turn and max(self.data.turn_index) > 0:
             raise EdgeRouteError(
@@ -231,8 +231,11 @@ class EdgeRouteEnv(gym.Env):
         mean_u = float(self.load_chain.stationary_distribution() @ levels)
         self.blind_slowdown = float(decode_slowdown(mean_u))
         self.blind_queue_s = float(queue_delay_s(mean_u, float(sc.edge_queue_service_s)))
+        # Per row: the predicted output tokens of each side and the edge answer's bits.
         self._pred_out = self.data.predicted_output_tokens
-        self._pred_down_bits = float(link.text_payload_bits(self._pred_out[1]))
+        self._pred_out_list = (self._pred_out[0].tolist(), self._pred_out[1].tolist())
+        self._pred_down_bits_arr = np.asarray(link.text_payload_bits(self._pred_out[1]))
+        self._pred_down_bits = self._pred_down_bits_arr.tolist()
         self.costs = self._row_costs()
         self.world = self._stateful_world() if self.stateful.active else None
         c = self.costs
@@ -271,12 +274,12 @@ class EdgeRouteEnv(gym.Env):
             device_prefill_s=roofline.prefill_time_s(dm, dh, prompt, 0, dp),
             device_decode_s=roofline.decode_time_s(dm, dh, prompt, out_d, dp),
             device_decode_predicted_s=roofline.decode_time_s(
-                dm, dh, prompt, np.full_like(prompt, pred_d), dp
+                dm, dh, prompt, np.asarray(pred_d, dtype=np.float64), dp
             ),
             edge_prefill_s=roofline.prefill_time_s(em, eh, prompt, 0, ep),
             edge_decode_s=roofline.decode_time_s(em, eh, prompt, out_e, ep),
             edge_decode_predicted_s=roofline.decode_time_s(
-                em, eh, prompt, np.full_like(prompt, pred_e), ep
+                em, eh, prompt, np.asarray(pred_e, dtype=np.float64), ep
             ),
             prompt_bits=np.asarray(link.text_payload_bits(prompt)),
             answer_bits=np.asarray(link.text_payload_bits(out_e)),

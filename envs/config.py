@@ -70,6 +70,10 @@ def optional_str(key: str, value: Any) -> None:
         _fail(key, value, "None or a non-empty string")
 
 
+#: ``config["output_length"]``: the per-query length predictor, or one train mean per side.
+OUTPUT_LENGTH_MODES: tuple[str, ...] = ("predicted", "train_mean")
+
+
 def one_of(options: tuple[str, ...]) -> Validator:
     def check(key: str, value: Any) -> None:
         if value not in options:
@@ -145,6 +149,7 @@ COMMON_VALIDATORS: dict[str, Validator] = {
     "trace": trace_object,
     "pair": optional_str,
     "split": one_of(SPLIT_NAMES),
+    "output_length": one_of(OUTPUT_LENGTH_MODES),
     "deployment": _optional_name(deployment.SCENARIO_PRESETS, "deployment scenario"),
     "device_model": _optional_name(catalogue.MODEL_SPECS, "model"),
     "edge_model": _optional_name(catalogue.MODEL_SPECS, "model"),
@@ -210,6 +215,10 @@ def common_default_config() -> dict[str, Any]:
         # Reward = sum of weight * term over envs.outcome.REWARD_TERMS: quality in [0, 1],
         # latency in seconds, edge_call and switch in {0, 1}. Signs are in the weights.
         "reward_weights": dict(DEFAULT_REWARD_WEIGHTS),
+        # The output length the router predicts (estimate and observation): "predicted" =
+        # the trace's per-query predictor (cost_models.semantic.length; the train mean where a
+        # trace has no real lengths), "train_mean" = one train-split mean per side.
+        "output_length": "predicted",
         # Observation options: embedding "pca" (train-fitted, whitened), "full" (standardised)
         # or "none"; pca_dim = number of principal components kept.
         "observation": {"embedding": "pca", "pca_dim": 16},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cost_models.errors import EdgeRouteError
+from envs.config import OUTPUT_LENGTH_MODES
 from envs.observation import ObservationLayout, reduce_embeddings
 from envs.outcome import RowMeta
 from envs.traces.schema import Trace
@@ -80,7 +81,11 @@ class PreparedSplit:
     turn_index: list[int]
     row_meta: list[RowMeta]  # benchmark, dialogue id, turn index of each row
     dialogue_starts: np.ndarray  # start row of each dialogue, plus n_rows at the end
-    predicted_output_tokens: tuple[float, float]  # train-split means (device, edge)
+    #: Per row, the output length the router predicts (device, edge): the trace's
+    #: per-query predictor (``predicted_output_tokens_small/_large``) or the train means.
+    predicted_output_tokens: tuple[np.ndarray, np.ndarray]
+    #: "predicted" (per-query predictor) or "train_mean" (one constant per side).
+    output_length: str
     layout: ObservationLayout  # the observation's slots (embedding_dim + the scalar slots)
     static_obs: np.ndarray  # float32 [n_rows, obs_dim] with every static slot filled
     benchmark: str
@@ -91,13 +96,48 @@ def _column(frame, name: str, kind: type) -> list:
     return [kind(v) for v in frame[name].to_numpy()]
 
 
+
+
+def predicted_lengths(
+    frame, row_pos: np.ndarray, train_mask: np.ndarray, mode: str
+) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """The predicted output tokens (device, edge) of rows ``row_pos`` and what they are.
+
+    ``"predicted"``: the trace's per-query predictor columns
+    (:data:`envs.traces.schema.PREDICTED_TOKEN_COLUMNS`, written by ``edgeroute data prepare``;
+    out of fold on train), where the trace has them; otherwise, and for ``"train_mean"``, the
+    train-split mean of each side, the same for every row.
+    """
+    from envs.traces.schema import PREDICTED_TOKEN_COLUMNS
+
+    if mode not in OUTPUT_LENGTH_MODES:
+        raise EdgeRouteError(
+            f"config['output_length'] = {mode!r}; allowed: {list(OUTPUT_LENGTH_MODES)}"
+        )
+    if mode == "predicted" and all(c in frame.columns for c in PREDICTED_TOKEN_COLUMNS):
+        cols = [frame[c].to_numpy(np.float64)[row_pos] for c in PREDICTED_TOKEN_COLUMNS]
+        return (np.maximum(cols[0], 1.0), np.maximum(cols[1], 1.0)), "predicted"
+    train = frame.loc[train_mask]
+    n = len(row_pos)
+    means = (
+        float(train["output_tokens_small"].mean()),
+        float(train["output_tokens_large"].mean()),
+    )
+    return (np.full(n, means[0]), np.full(n, means[1])), "train_mean"
+
+
 def prepare_split(
-    trace: Trace, split: str, embedding_mode: str, pca_dim: int, multi_turn: bool,
+    trace: Trace,
+    split: str,
+    embedding_mode: str,
+    pca_dim: int,
+    multi_turn: bool,
+    output_length: str = "predicted",
     world_slots: bool = False,
 ) -> PreparedSplit:
     """Flatten ``split`` of ``trace`` for the environment (memoised per trace object);
     ``world_slots`` appends ``envs.observation.WORLD_SLOTS`` to the observation layout."""
-    key = (id(trace), split, embedding_mode, pca_dim, multi_turn, world_slots)
+    key = (id(trace), split, embedding_mode, pca_dim, multi_turn, output_length, world_slots)
     hit = _PREP_MEMO.get(key)
     if hit is not None and hit[0] is trace:
         return hit[1]
@@ -137,11 +177,7 @@ def prepare_split(
         else np.zeros((len(frame), 0), dtype=np.float32)
     )
     emb = emb_all[row_pos]
-    train = frame.loc[train_mask]
-    pred = (
-        float(train["output_tokens_small"].mean()),
-        float(train["output_tokens_large"].mean()),
-    )
+    pred, pred_source = predicted_lengths(frame, row_pos, train_mask, output_length)
     prompt = sub["prompt_tokens"].to_numpy(np.int64)
     if n and prompt.min() < 1:
         raise EdgeRouteError("trace rows need prompt_tokens >= 1")
@@ -174,6 +210,7 @@ def prepare_split(
         dialogue_starts=np.r_[starts, n].astype(np.int64),
         predicted_output_tokens=pred,
         layout=layout,
+        output_length=pred_source,
         static_obs=static,
         benchmark=str(trace.meta.get("benchmark", sub["benchmark"].iloc[0])),
         quality_source=str(trace.meta.get("quality_source", sub["quality_source"].iloc[0])),

@@ -10,12 +10,12 @@ from typing import Any
 
 class DeviceTurnCosts:
     """Mixin of :class:`envs.multi_turn.MultiTurnEnv` (reads its ``data``, ``_roof``,
-    ``_fresh``, ``_pred_out``, ``device_capacity_tokens`` and ``_authors``)."""
+    ``_fresh``, ``_pred_out_list``, ``device_capacity_tokens`` and ``_authors``)."""
 
     data: Any
     _roof: Any
     _fresh: list
-    _pred_out: Any
+    _pred_out_list: Any
     _authors: Any
     device_capacity_tokens: int
 
@@ -25,7 +25,7 @@ class DeviceTurnCosts:
         recomputed tokens); past the KV capacity, :meth:`_device_window`'s window rule."""
         d = self.data
         L, out_d = d.prompt_tokens[r], d.output_tokens[0][r]
-        cap, pred_d = self.device_capacity_tokens, self._pred_out[0]
+        cap, pred_d = self.device_capacity_tokens, self._pred_out_list[0][r]
         if H + L + out_d > cap:
             # Past the device's KV capacity: it keeps and recomputes a window of history
             # (cost_models.device_memory.device_turn).

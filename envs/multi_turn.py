@@ -271,7 +271,7 @@ class MultiTurnEnv(DeviceTurnCosts, EdgeRouteEnv):
         queue_s = self._queue_list[lv]
         L = d.prompt_tokens[r]
         roof_e = self._roof[1]
-        pred_e = self._pred_out[1]
+        pred_e = self._pred_out_list[1][r]
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
@@ -321,7 +321,7 @@ class MultiTurnEnv(DeviceTurnCosts, EdgeRouteEnv):
             energy.edge_request_energy_j(up_bits, up_s, self._answer_bits[r], down_s,
                                          queue_s + pf_e + dec_e),
         ))  # fmt: skip
-        down_pred_s = transmit_time_float_s(self._pred_down_bits, dl_bps, acc, pen)
+        down_pred_s = transmit_time_float_s(self._pred_down_bits[r], dl_bps, acc, pen)
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
             down_pred_s,

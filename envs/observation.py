@@ -149,7 +149,7 @@ class ObservationLayout:
         embeddings: np.ndarray,
         semantic_p: np.ndarray,
         prompt_tokens: np.ndarray,
-        predicted_output_tokens: tuple[float, float],
+        predicted_output_tokens: tuple[np.ndarray, np.ndarray],
         turn_index: np.ndarray,
     ) -> np.ndarray:
         """float32 ``[n, dim]``: every slot that depends only on the trace row; the rest 0."""
@@ -159,7 +159,7 @@ class ObservationLayout:
         obs[:, i["semantic_p"]] = semantic_p
         obs[:, i["log1p_prompt_tokens"]] = np.minimum(np.log1p(prompt_tokens), LOG_TOKENS_MAX)
         for side, pred in zip(("device", "edge"), predicted_output_tokens, strict=True):
-            obs[:, i[f"log1p_predicted_output_tokens_{side}"]] = min(
+            obs[:, i[f"log1p_predicted_output_tokens_{side}"]] = np.minimum(
                 np.log1p(pred), LOG_TOKENS_MAX
             )
         obs[:, i["turn_index/10"]] = np.minimum(turn_index / 10.0, TURN_INDEX_MAX)

@@ -201,8 +201,8 @@ class SingleTurnEnv(EdgeRouteEnv):
             QueryCosts(
                 arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
                 lat_e, c.device_decode_predicted_s, c.edge_decode_predicted_s * slow,
-                transmit_time_array_s(self._pred_down_bits, dl_bps, acc, pen), energy_d,
-                energy_e, c.edge_decode_predicted_s * self.blind_slowdown,
+                transmit_time_array_s(self._pred_down_bits_arr[rows], dl_bps, acc, pen),
+                energy_d, energy_e, c.edge_decode_predicted_s * self.blind_slowdown,
             )
         )  # fmt: skip
         self._rows = rows.tolist()

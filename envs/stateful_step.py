@@ -62,7 +62,7 @@ def single_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
     if extra:
         pf_d = roof_d.prefill_s(Lf, 0)
         dec_d = roof_d.decode_s(Lf, d.output_tokens[0][r])
-        dec_d_pred = roof_d.decode_s(Lf, env._pred_out[0])
+        dec_d_pred = roof_d.decode_s(Lf, env._pred_out_list[0][r])
     else:
         pf_d, dec_d, dec_d_pred = q.device_prefill_s, q.device_decode_s, q.device_decode_predicted_s
     device = _device(env, w, t, pf_d, dec_d, q.device_quality, 0, 0, r)
@@ -74,8 +74,8 @@ def single_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
     view = w.view(t)
     env._world_now = (t, view, parts, Lf, 0, d.output_tokens[1][r], pf_d + dec_d,
                       device.energy_j)  # fmt: skip
-    args = (pf_d, pf_d, dec_d_pred, Lf, 0, Lf, 0, up_bits, up_bits, env._pred_out[1],
-            env._pred_down_bits, roof_e)  # fmt: skip
+    args = (pf_d, pf_d, dec_d_pred, Lf, 0, Lf, 0, up_bits, up_bits, env._pred_out_list[1][r],
+            env._pred_down_bits[r], roof_e)  # fmt: skip
     env._estimate_blind = w.router_estimate(view, w.blind_load(), *args)
     obs = env._obs_all[k]
     if env._last >= 0:
@@ -115,7 +115,7 @@ def multi_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
     new_seen = H - ce_seen + L
     bits_seen = text_payload_bits_float(new_seen)
     args = (pf_d, base_pf_d, dec_d_pred, new_seen, ce_seen, L, H, bits_seen,
-            env._prompt_bits[r], env._pred_out[1], env._pred_down_bits, roof_e)  # fmt: skip
+            env._prompt_bits[r], env._pred_out_list[1][r], env._pred_down_bits[r], roof_e)
     env._estimate_blind = w.router_estimate(view, w.blind_load(), *args)
     obs = env._obs_all[env._k]
     edge_seen = ce if w.opts.load_observation == "exact" else min(env._edge_believed, H)

@@ -4,6 +4,13 @@ Each tunable policy's frontier is interpolated at always-edge's *test* quality (
 fractions of the always-device -> always-edge quality gap, RouteLLM's "performance gap
 recovered"); Analytic is compared with SemanticThreshold and PPO with Analytic there, and the
 share of Analytic's latency gap to the Oracle that PPO closes is reported.
+
+Edge calls at a matched quality are read two ways (:mod:`experiments.routellm_metrics`):
+``edge_rate`` is the edge share of the chosen operating point (the lowest-latency mixture that
+reaches the quality; ``edge_call_reduction_pct`` compares these), ``min_edge_rate`` the
+smallest edge share whose best quality reaches it (RouteLLM's CPT sense;
+``min_edge_call_reduction_pct``). ``routellm_metrics`` holds each tunable policy's APGR and
+CPT(50 %, 80 %) (percent of edge calls), computed RouteLLM's way on its sweep.
 """
 
 from __future__ import annotations
@@ -17,25 +24,39 @@ from experiments.frontier import (
     interpolate_at_quality,
     reduction_pct,
 )
+from experiments.routellm_metrics import edge_calls_at_quality, policy_metrics
 
 #: Policies swept to draw frontiers (keys of the sweeps).
 TUNABLE: tuple[str, ...] = ("semantic_threshold", "analytic", "random", "ppo")
 
 
-def at_quality(points: Sequence[FrontierPoint], quality: float) -> dict[str, Any]:
-    """Latency and edge rate on the frontier of ``points`` at ``quality`` (None: unreachable)."""
+def at_quality(
+    points: Sequence[FrontierPoint],
+    quality: float,
+    extremes: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Latency and edge rate on the frontier of ``points`` at ``quality`` (None: unreachable);
+    with ``extremes`` = (always-device, always-edge quality) also ``min_edge_rate``."""
     m = interpolate_at_quality(points, quality)
-    return {"latency_mean_s": m.latency_mean_s, "edge_rate": m.edge_rate}
+    out = {"latency_mean_s": m.latency_mean_s, "edge_rate": m.edge_rate}
+    if extremes is not None:
+        out["min_edge_rate"] = edge_calls_at_quality(points, quality, *extremes)["min_edge_rate"]
+    return out
 
 
 def reductions(baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> dict[str, Any]:
     """Latency and edge-call reductions (percent, positive = candidate lower) of two points."""
-    return {
+    out = {
         "latency_reduction_pct": reduction_pct(
             baseline["latency_mean_s"], candidate["latency_mean_s"]
         ),
         "edge_call_reduction_pct": reduction_pct(baseline["edge_rate"], candidate["edge_rate"]),
     }
+    if "min_edge_rate" in baseline and "min_edge_rate" in candidate:
+        out["min_edge_call_reduction_pct"] = reduction_pct(
+            baseline["min_edge_rate"], candidate["min_edge_rate"]
+        )
+    return out
 
 
 def matched_comparison(
@@ -49,24 +70,28 @@ def matched_comparison(
     metrics of every policy (always-device, always-edge, oracle, ppo among them).
     """
     target = policies["always_edge"]["quality"]
+    q_device = policies["always_device"]["quality"]
+    extremes = (q_device, target)
     matched: dict[str, Any] = {"target_quality": target}
     for name in TUNABLE:
         m = interpolate_at_quality(sweeps[name], target)
         matched[name] = {
             "latency_mean_s": m.latency_mean_s,
             "edge_rate": m.edge_rate,
+            "min_edge_rate": edge_calls_at_quality(sweeps[name], target, *extremes)[
+                "min_edge_rate"
+            ],
             "reachable": m.reachable,
             "max_quality": max(p.quality for p in sweeps[name]),
         }
     # The 100% point is knife-edge when frontiers are flat near the top: also at fractions of
     # the always-device -> always-edge quality gap.
-    q_device = policies["always_device"]["quality"]
     by_pgr: dict[str, Any] = {}
     for level in pgr_levels:
         tq = q_device + level * (target - q_device)
         entry: dict[str, Any] = {"target_quality": tq}
         for name in TUNABLE:
-            entry[name] = at_quality(sweeps[name], tq)
+            entry[name] = at_quality(sweeps[name], tq, extremes)
         entry["analytic_vs_static"] = reductions(entry["semantic_threshold"], entry["analytic"])
         entry["ppo_vs_analytic"] = reductions(entry["analytic"], entry["ppo"])
         by_pgr[f"{level:g}"] = entry
@@ -89,4 +114,7 @@ def matched_comparison(
             matched["analytic"]["latency_mean_s"], matched["ppo"]["latency_mean_s"], oracle_latency
         ),
         "oracle_latency_mean_s": oracle_latency,
+        "routellm_metrics": {
+            name: policy_metrics(sweeps[name], q_device, target) for name in TUNABLE
+        },
     }

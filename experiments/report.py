@@ -61,15 +61,38 @@ def matched_table(section: Mapping[str, Any], markdown: bool) -> str:
             continue
         lat = m["latency_mean_s"]
         edge = m["edge_rate"]
+        low = m.get("min_edge_rate")
         rows.append(
             [
                 name,
                 "n/a (target above frontier)" if lat is None else f"{lat:.3f}",
                 "n/a" if edge is None else f"{edge:.3f}",
+                "n/a" if low is None else f"{low:.3f}",
                 f"{m['max_quality']:.3f}",
             ]
         )
-    headers = ["policy", "mean latency (s) at target", "edge rate at target", "best quality"]
+    headers = [
+        "policy",
+        "mean latency (s) at target",
+        "edge rate at the lowest-latency point",
+        "min edge rate reaching target",
+        "best quality",
+    ]
+    return markdown_table(headers, rows) if markdown else text_table(headers, rows)
+
+
+def routellm_table(section: Mapping[str, Any], markdown: bool) -> str:
+    """APGR and CPT(50 %, 80 %) of each tunable policy, RouteLLM's way (edge = strong model)."""
+    rows = []
+    for name, m in (section.get("routellm_metrics") or {}).items():
+
+        def fmt(v: Any, f: str) -> str:
+            return "n/a" if v is None else f.format(v)
+
+        rows.append(
+            [name, fmt(m["apgr"], "{:.3f}"), fmt(m["cpt50"], "{:.1f}%"), fmt(m["cpt80"], "{:.1f}%")]
+        )
+    headers = ["policy", "APGR", "CPT(50%) edge calls", "CPT(80%) edge calls"]
     return markdown_table(headers, rows) if markdown else text_table(headers, rows)
 
 
@@ -197,6 +220,9 @@ def section_text(key: str, section: Mapping[str, Any], quick: bool) -> str:
         "",
         "at fractions of the always-device -> always-edge quality gap:",
         pgr_table(section, markdown=False),
+        "",
+        "RouteLLM metrics (routellm/evals/evaluate.py; edge calls = strong-model calls):",
+        routellm_table(section, markdown=False),
     ]
     if section.get("nonmyopic_gap"):
         lines += ["", nonmyopic_text(section)]
@@ -293,7 +319,9 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         "",
         markdown_table(HEADLINE_HEADERS, headline_rows(results)),
         "",
-        "Positive = lower latency / fewer edge calls. `n/a`: the target quality is not on "
+        "Positive = lower latency / fewer edge calls (edge calls of the lowest-latency "
+        "operating point that reaches the target; each section's matched-quality table also "
+        "gives the minimum edge share that reaches it). `n/a`: the target quality is not on "
         "that policy's frontier (it never reaches always-edge quality). The last four columns "
         "compare at 95% of the always-device -> always-edge quality gap (RouteLLM's "
         "performance gap recovered): at exactly 100% every threshold frontier tends to end in "
@@ -326,6 +354,12 @@ def results_markdown(results: Mapping[str, Any]) -> str:
             "recovered, PGR):",
             "",
             pgr_table(sec, markdown=True),
+            "",
+            "RouteLLM's metrics (APGR and CPT as `routellm/evals/evaluate.py` computes them, on "
+            "each policy's sweep with always-device and always-edge as its ends; CPT in percent "
+            "of queries sent to the edge):",
+            "",
+            routellm_table(sec, markdown=True),
             "",
             "PPO vs analytic at PPO's own quality "
             f"({sec['ppo_vs_analytic_at_ppo_quality']['quality']:.3f}): latency "

@@ -28,9 +28,9 @@ def mirror(tmp_path: Path) -> Path:
 
 def test_manifest_lists_only_pinned_public_files() -> None:
     manifest = read_manifest()
-    # 72 benchmark files + MT-Eval (LICENSE and 4 raw_data files) + 5 5Gophers and 10
-    # Mahimahi files (link traces, issue 10)
-    assert len(manifest) == 92
+    # 72 + MT-Eval (LICENSE and 4 raw_data files) + EvalTree Llama-3.1-Tulu-3-8B (issue 11)
+    # + 5 5Gophers and 10 Mahimahi files (link traces, issue 10)
+    assert len(manifest) == 93
     for entry in manifest.values():
         assert entry.url.startswith("https://raw.githubusercontent.com/")
         assert entry.commit in entry.url and len(entry.sha256) == 64

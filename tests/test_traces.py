@@ -9,9 +9,10 @@ import pytest
 from cost_models.errors import EdgeRouteError
 from envs.traces import COLUMNS, SPLITS, Trace, load_trace
 from envs.traces import mt_bench_101 as mtb101
-from envs.traces.common import split_of
+from envs.traces.common import keep_duplicates_in_one_split, split_of
 from envs.traces.mt_bench import answer_from_judge_prompt
 from envs.traces.prepare import build_frames, fetch_benchmark
+from envs.traces.schema import OUTCOME_PREFIX
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +57,23 @@ def test_gsm8k_counts_and_source_accuracies(frames) -> None:
     frame, meta = frames["gsm8k"]["gpt3_6b__175b_verifier"]
     assert len(frame) == 1319
     assert acc(frame, "quality_small") == 0.390 and acc(frame, "quality_large") == 0.563
+    assert "100" in meta["flag"] and not meta["default_pair"]
+    # The default pair: one fine-tuned sample per model, as the latency model times it.
+    ft, ft_meta = frames["gsm8k"]["gpt3_6b__175b_finetuned"]
+    assert ft_meta["default_pair"] and "flag" not in ft_meta
+    assert acc(ft, "quality_small") == 0.217 and acc(ft, "quality_large") == 0.347
+    assert sorted(c for c in ft.columns if c.startswith(OUTCOME_PREFIX)) == sorted(
+        OUTCOME_PREFIX + m
+        for m in (
+            "GPT-3 6B (fine-tuned)",
+            "GPT-3 175B (fine-tuned)",
+            "GPT-3 6B (fine-tuned, verifier)",
+            "GPT-3 175B (fine-tuned, verifier)",
+            "mistralai/Mixtral-8x7B-Instruct-v0.1",
+            "gpt-4-1106-preview",
+        )
+    )
+    assert (ft[OUTCOME_PREFIX + "GPT-3 175B (fine-tuned)"] == ft["quality_large"]).all()
     mix, _ = frames["gsm8k"]["mixtral__gpt4_1106"]
     assert acc(mix, "quality_small") == 0.638 and acc(mix, "quality_large") == 0.857
     # output lengths come from the real solution texts: they differ per model
@@ -75,6 +93,16 @@ def test_mt_bench_turn_means(frames) -> None:
     assert mix.loc[0, "output_tokens_small"] == 908 and mix.loc[1, "output_tokens_small"] == 917
     assert mix.loc[1, "history_tokens"] == mix.loc[0, "prompt_tokens"] + 908
     assert (mix.loc[mix["turn_index"] == 0, "history_tokens"] == 0).all()
+    # RouteLLM's own pair: Mixtral -> GPT-4, with Mixtral's answers as turn-2 history.
+    rl, _ = frames["mt_bench"]["mixtral__gpt4_1106"]
+    assert (rl.groupby("turn_index")["quality_small"].mean() * 10).round(2).tolist() == [
+        8.69,
+        7.99,
+    ]
+    assert (
+        rl.loc[1, "history_tokens"] == rl.loc[0, "prompt_tokens"] + rl.loc[0, "output_tokens_small"]
+    )
+    assert sum(c.startswith(OUTCOME_PREFIX) for c in rl.columns) == 5
 
 
 def test_answer_extraction_from_judge_prompts() -> None:
@@ -125,8 +153,11 @@ def test_mt_bench_101_history_accumulates(frames) -> None:
 def test_schema_and_splits(frames) -> None:
     for pairs in frames.values():
         for frame, _meta in pairs.values():
-            assert list(frame.columns) == list(COLUMNS)
+            assert list(frame.columns)[: len(COLUMNS)] == list(COLUMNS)
+            assert all(c.startswith(OUTCOME_PREFIX) for c in frame.columns[len(COLUMNS) :])
             assert frame["id"].is_unique
+            # exact-duplicate texts never cross splits
+            assert (frame.groupby("text")["split"].nunique() == 1).all()
             assert set(frame["split"]) == set(SPLITS)
             # by dialogue: no dialogue spans two splits
             assert (frame.groupby("dialogue_id")["split"].nunique() == 1).all()
@@ -164,3 +195,23 @@ def test_trace_checks_alignment(frames) -> None:
         Trace(frame, meta, embeddings=np.zeros((3, 4), np.float32))
     with pytest.raises(EdgeRouteError, match="missing columns"):
         Trace(frame.drop(columns=["text"]), meta)
+
+
+def test_duplicate_texts_join_one_split() -> None:
+    frame = pd.DataFrame(
+        {
+            "dialogue_id": ["a", "a", "b", "c", "d"],
+            "text": ["x", "y", "y", "z", "x"],
+            "split": ["test", "test", "train", "validation", "train"],
+        }
+    )
+    split, stats = keep_duplicates_in_one_split(frame)
+    # a-b share "y", a-d share "x": all three take a's split; c keeps its own.
+    assert split.tolist() == ["test", "test", "test", "validation", "test"]
+    assert stats == {"duplicate_texts": 2, "dialogues_moved": 2, "rows_moved": 2}
+
+
+def test_prepared_builds_report_the_duplicates_moved(frames) -> None:
+    _, meta = frames["mmlu"]["llama31_8b__gpt4o_mini"]
+    assert meta["duplicates"]["rows_moved"] > 0
+    assert meta["duplicates"]["rows_moved"] <= 2 * meta["duplicates"]["duplicate_texts"] + 50

@@ -17,8 +17,8 @@ The form, the inverse regularisation ``C`` and the length features are chosen by
 the validation split, fitted on train, then Platt-scaled on validation (a 2-parameter logistic
 fit of the label on the logit of the raw score) so that p is calibrated; every reported number
 is on test, next to a length-only logistic baseline fitted on train.
-For the rows of the training split, :func:`cross_fit` returns out-of-fold (k-fold cross-
-fitted) predictions so that a policy trained on train never sees in-sample scores.
+Out-of-fold predictions for the training split (so that a policy trained on train never
+sees in-sample scores) are made by :meth:`.zoo.FittedScorer.cross_fit` for every kind.
 
 The module works on arrays only; it imports nothing from envs, agents or experiments.
 """
@@ -154,7 +154,8 @@ def calibration_table(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> lis
 
 @dataclass
 class ScorerReport:
-    """Test-split metrics of the scorer and of the length-only baseline."""
+    """Test-split metrics of the trace's scorer and of the length-only baseline (``kind`` is
+    the selected zoo kind; ``C`` / ``use_lengths`` apply to the logistic kind)."""
 
     auc: float
     brier: float
@@ -170,6 +171,10 @@ class ScorerReport:
     validation_auc: float
     calibration: list[dict] = field(default_factory=list)
     length_only_calibration: list[dict] = field(default_factory=list)
+    #: APGR of routing by p on test, RouteLLM's way (:mod:`.routellm_metrics`).
+    apgr: float | None = None
+    #: The selected zoo kind's hyperparameters (:mod:`.zoo`).
+    params: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -181,6 +186,25 @@ KINDS = ("direct", "factorised")
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """Platt scaling (Platt 1999): ``(a, b)`` of ``P(y=1) = sigmoid(a logit(raw) + b)``, a
+    2-parameter logistic fit on held-out rows. Identity when ``y`` has one class; when the fit
+    would invert the ranking (a <= 0) the held-out rows show no positive association, so the
+    calibrated probability is their base rate (a = 0)."""
+    y = np.asarray(y)
+    if len(np.unique(y)) != 2:
+        return (1.0, 0.0)
+    cal = LogisticHead.fit(_logit(raw)[:, None], y, 1e4, seed)
+    if cal.scaler is None:
+        return (1.0, 0.0)
+    a = float(cal.coef[0] / cal.scaler.std[0])
+    b = float(cal.intercept - cal.coef[0] * cal.scaler.mean[0] / cal.scaler.std[0])
+    if a > 0:
+        return (a, b)
+    rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    return (0.0, float(np.log(rate / (1 - rate))))
 
 
 @dataclass
@@ -255,12 +279,7 @@ class SemanticScorer:
                         best = (score, kind, use_lengths, C, heads, raw)
         assert best is not None
         (auc, _), kind, use_lengths, C, heads, raw = best
-        platt = (1.0, 0.0)
-        if len(np.unique(y_val)) == 2:
-            cal = LogisticHead.fit(_logit(raw)[:, None], y_val, 1e4, seed)
-            a = float(cal.coef[0] / cal.scaler.std[0])
-            b = float(cal.intercept - cal.coef[0] * cal.scaler.mean[0] / cal.scaler.std[0])
-            platt = (a, b) if a > 0 else (1.0, 0.0)
+        platt = fit_platt(raw, y_val, seed)
         length_head = LogisticHead.fit(np.asarray(len_train, float), y_train, 1.0, seed)
         scorer = cls(kind, heads, use_lengths, C, platt, length_head, seed)
         return scorer, float(auc)
@@ -275,43 +294,6 @@ class SemanticScorer:
         if self.length_head is None:
             raise EdgeRouteError("this scorer was saved without its length-only baseline")
         return self.length_head.predict(np.asarray(lengths, float)).astype(np.float32)
-
-    def cross_fit(
-        self,
-        emb: np.ndarray,
-        lengths: np.ndarray,
-        y: np.ndarray,
-        quality: tuple[np.ndarray, np.ndarray] | None = None,
-        folds: int = DEFAULT_FOLDS,
-    ) -> np.ndarray:
-        """Out-of-fold predictions on (train) rows with this scorer's form and
-        hyperparameters (and its validation Platt scaling)."""
-        from sklearn.model_selection import StratifiedKFold
-
-        y = np.asarray(y)
-        out = np.zeros(len(y), dtype=np.float32)
-        n_minor = int(min(y.sum(), len(y) - y.sum())) if len(y) else 0
-        k = min(folds, n_minor)
-        X = self.features(emb, lengths, self.use_lengths)
-        if k < 2:  # too few of one class to stratify: the base rate out of fold
-            for i in range(len(y)):
-                rest = np.delete(y, i)
-                out[i] = rest.mean() if len(rest) else 0.5
-            return out
-        if self.kind == "factorised" and quality is None:
-            raise EdgeRouteError("cross_fit of a factorised scorer needs the quality columns")
-        targets = {"needed": y}
-        if quality is not None:
-            targets["small"], targets["large"] = (np.asarray(q, float) for q in quality)
-        a, b = self.platt
-        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.seed)
-        for tr, te in splitter.split(X, y):
-            heads = self._fit_heads(
-                self.kind, X[tr], {n: t[tr] for n, t in targets.items()}, self.C, self.seed
-            )
-            raw = self._raw(self.kind, heads, X[te])
-            out[te] = 1.0 / (1.0 + np.exp(-(a * _logit(raw) + b)))
-        return out
 
     # -- persistence: npz (arrays) + json (hyperparameters), no pickle -----------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.schema import COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SPLITS, STR_COLUMNS
+from envs.traces.schema import (
+    COLUMNS,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    OUTCOME_PREFIX,
+    SPLITS,
+    STR_COLUMNS,
+)
 
 #: Seed of the fixed splits (and of every modelled draw unless a builder says otherwise).
 DEFAULT_SEED = 20240601
@@ -77,17 +84,25 @@ def split_of(key: str, seed: int = DEFAULT_SEED) -> str:
     return SPLITS[2]
 
 
+def outcome_columns(outcomes: dict[str, object]) -> dict[str, np.ndarray]:
+    """``{quality__<model>: qualities}``: every model's per-row outcomes (optional columns of
+    a trace, read by the matrix-factorisation scorer)."""
+    return {f"{OUTCOME_PREFIX}{m}": np.asarray(q, dtype=np.float64) for m, q in outcomes.items()}
+
+
 def assemble(columns: dict[str, object], n: int) -> pd.DataFrame:
-    """A frame with exactly :data:`COLUMNS` in order and the documented dtypes."""
+    """A frame with :data:`COLUMNS` in order and the documented dtypes, then any
+    ``quality__<model>`` outcome columns."""
     missing = [c for c in COLUMNS if c not in columns]
     if missing:
         raise EdgeRouteError(f"trace builder is missing columns {missing}")
-    frame = pd.DataFrame({c: columns[c] for c in COLUMNS}, index=pd.RangeIndex(n))
+    extra = [c for c in columns if c.startswith(OUTCOME_PREFIX)]
+    frame = pd.DataFrame({c: columns[c] for c in (*COLUMNS, *extra)}, index=pd.RangeIndex(n))
     for c in STR_COLUMNS:
         frame[c] = frame[c].astype(str)
     for c in INT_COLUMNS:
         frame[c] = frame[c].astype(np.int64)
-    for c in FLOAT_COLUMNS:
+    for c in (*FLOAT_COLUMNS, *extra):
         frame[c] = frame[c].astype(np.float64)
     return frame
 
@@ -110,3 +125,45 @@ def check_frame(frame: pd.DataFrame) -> None:
     for c in INT_COLUMNS:
         if (frame[c].to_numpy() < 0).any():
             raise EdgeRouteError(f"{c} must be >= 0")
+
+
+def keep_duplicates_in_one_split(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """Splits under which no exact-duplicate text crosses splits.
+
+    Two rows with the same ``text`` in different splits let a scorer fitted on train score a
+    test query it has seen (MMLU repeats some questions across subjects; MT-Bench-101 repeats
+    opening turns across dialogues). Dialogues that share a text are joined (union-find,
+    transitively), and every dialogue of a joined group takes the split of the group's
+    smallest ``dialogue_id`` (so the choice is deterministic and independent of row order).
+    Returns the new split of every row and counts: ``duplicate_texts`` (texts on more than one
+    dialogue), ``dialogues_moved`` and ``rows_moved``.
+    """
+    dialogues = frame["dialogue_id"].astype(str).to_numpy()
+    split_of_dialogue = dict(zip(dialogues, frame["split"].astype(str), strict=True))
+    parent = {d: d for d in split_of_dialogue}
+
+    def root(d: str) -> str:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    owners = frame.groupby("text", sort=False)["dialogue_id"].unique()
+    shared = owners[owners.map(len) > 1]
+    for ds in shared:
+        first = root(str(min(ds)))
+        for d in ds:
+            r = root(str(d))
+            if r != first:
+                lo, hi = sorted((first, r))
+                parent[hi] = lo
+                first = lo
+    new_of_dialogue = {d: split_of_dialogue[root(d)] for d in split_of_dialogue}
+    moved = {d for d in new_of_dialogue if new_of_dialogue[d] != split_of_dialogue[d]}
+    new = np.array([new_of_dialogue[d] for d in dialogues], dtype=object)
+    stats = {
+        "duplicate_texts": int(len(shared)),
+        "dialogues_moved": len(moved),
+        "rows_moved": int(np.isin(dialogues, list(moved)).sum()),
+    }
+    return new, stats

@@ -143,6 +143,10 @@ def build(
     items = pool[mmlu.DEFAULT_PAIR][0]
     n_tok = llm_tokenizer.count_tokens(items["text"].tolist())
     ok = (n_tok >= USER_TOKENS_MIN) & (n_tok <= USER_TOKENS_MAX)
+    # A question whose text MMLU repeats (across subjects, possibly across splits) is left out:
+    # sessions of one split share questions, so a repeated text in two splits would join all
+    # of them into one group when prepare keeps duplicate texts in one split (issue 11).
+    ok &= ~items["text"].duplicated(keep=False).to_numpy()
     by_split = {s: np.flatnonzero(ok & (items["split"].to_numpy() == s)) for s in SPLITS}
     slopes = relative_slopes(get)
     rng = np.random.default_rng(seed)

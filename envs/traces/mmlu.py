@@ -8,6 +8,8 @@ the shared data README).
 Label pairs (0/1 correctness, measured):
 - ``llama31_8b__gpt4o_mini`` (default): EvalTree Llama-3.1-8B-Instruct (acc 0.689) ->
   gpt-4o-mini-2024-07-18 (0.809).
+- every frame also carries the outcomes of all five models (``quality__<model>`` columns,
+  EvalTree's Llama-3.1-Tulu-3-8B (acc 0.631) included) for the matrix-factorisation scorer.
 - ``mixtral__gpt4_1106``: RouteLLM Mixtral-8x7B-Instruct-v0.1 -> gpt-4-1106-preview. Known
   defect: RouteLLM's GPT-4 answer extraction fails on some math subjects (e.g.
   high_school_mathematics ~0.03); :func:`subject_accuracy` keeps it visible.
@@ -27,14 +29,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
+from envs.traces.common import (
+    DEFAULT_SEED,
+    PairPreset,
+    assemble,
+    outcome_columns,
+    pair_meta,
+    split_of,
+)
 
 _ROUTELLM = "lm-sys__RouteLLM/routellm/evals/mmlu/responses/"
 _EVALTREE = "Zhiyuan-Zeng__EvalTree/Datasets/MMLU/eval_results/real/{}/results.json"
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 GPT4 = "gpt-4-1106-preview"
 LLAMA = "Llama-3.1-8B-Instruct"
+TULU = "Llama-3.1-Tulu-3-8B"
 GPT4O_MINI = "gpt-4o-mini-2024-07-18"
+#: Every model with per-item outcomes on these 14,042 rows (for the matrix-factorisation
+#: scorer): EvalTree's three and RouteLLM's two.
+OUTCOME_MODELS = (LLAMA, TULU, GPT4O_MINI, MIXTRAL, GPT4)
 N_ITEMS = 14042
 
 #: Output-length model for MMLU answers (letter + short explanation), in word pieces.
@@ -75,7 +88,7 @@ DEFAULT_PAIR = "llama31_8b__gpt4o_mini"
 def files(manifest: dict) -> list[str]:
     """The manifest files this builder reads."""
     subj = sorted(f for f in manifest if f.startswith(_ROUTELLM) and f.endswith(".csv"))
-    return subj + [_EVALTREE.format(LLAMA), _EVALTREE.format(GPT4O_MINI)]
+    return subj + [_EVALTREE.format(m) for m in (LLAMA, TULU, GPT4O_MINI)]
 
 
 def _load(get: Callable[[str], Path], manifest: dict) -> pd.DataFrame:
@@ -85,7 +98,7 @@ def _load(get: Callable[[str], Path], manifest: dict) -> pd.DataFrame:
         d["subject"] = Path(f).stem.removeprefix("mmlu_")
         parts.append(d)
     d = pd.concat(parts, ignore_index=True)
-    for model in (LLAMA, GPT4O_MINI):
+    for model in (LLAMA, TULU, GPT4O_MINI):
         d[model] = np.asarray(json.loads(Path(get(_EVALTREE.format(model))).read_text()), float)
     for model in (MIXTRAL, GPT4):
         d[model] = d[model].astype(str).str.lower().eq("true").astype(float)
@@ -93,9 +106,9 @@ def _load(get: Callable[[str], Path], manifest: dict) -> pd.DataFrame:
 
 
 def subject_accuracy(get: Callable[[str], Path], manifest: dict) -> pd.DataFrame:
-    """Per-subject accuracy of all four label models (keeps RouteLLM's GPT-4 defect visible)."""
+    """Per-subject accuracy of all five label models (keeps RouteLLM's GPT-4 defect visible)."""
     d = _load(get, manifest)
-    table = d.groupby("subject")[[LLAMA, GPT4O_MINI, MIXTRAL, GPT4]].mean()
+    table = d.groupby("subject")[[LLAMA, TULU, GPT4O_MINI, MIXTRAL, GPT4]].mean()
     table.insert(0, "items", d.groupby("subject").size())
     return table.round(3)
 
@@ -131,6 +144,7 @@ def build(
                 "quality_small": d[pair.small],
                 "quality_large": d[pair.large],
                 "quality_source": "measured",
+                **outcome_columns({m: d[m] for m in OUTCOME_MODELS}),
                 "tokens_source": (
                     f"prompt: {tokens_source}; output: MODELLED (no public answer texts) as "
                     f"{ANSWER_HEAD_TOKENS} + round(LogNormal(log {EXPLANATION_MEDIAN_TOKENS:g}, "

@@ -9,7 +9,14 @@ Mixtral-8x7B-Instruct-v0.1 (8.69 / 7.99).
 Output lengths: vicuna-7b: the real generated-token counts (``new_tokens``, Llama tokenizer)
 of Medusa's greedy vicuna-7b-v1.3 run (``medusa-vicuna-7b-v1.3-temperature-0.0-...jsonl``);
 large models: their real answer texts, which the RouteLLM judge prompts quote, counted with
-the project tokenizer. History of turn 2 = turn-1 user message + vicuna's turn-1 answer.
+the project tokenizer. History of turn 2 = turn-1 user message + the small model's turn-1
+answer.
+
+Pairs: vicuna-7b-v1.3 -> gpt-4-1106-preview (default) or -> Mixtral, and RouteLLM's own pair
+``mixtral__gpt4_1106`` (Mixtral -> GPT-4, both from ``judgements.jsonl``; Mixtral's output
+lengths from its quoted answers), the pair RouteLLM's published MT-Bench figures use.
+Every frame carries the judge scores / 10 of all five judged models (``quality__<model>``:
+three vicuna-7b-v1.3 runs in Medusa's file, Mixtral, GPT-4) for the matrix-factorisation scorer.
 """
 
 from __future__ import annotations
@@ -22,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from cost_models.errors import EdgeRouteError
-from envs.traces.common import DEFAULT_SEED, PairPreset, assemble, pair_meta, split_of
+from envs.traces.common import (
+    DEFAULT_SEED,
+    PairPreset,
+    assemble,
+    outcome_columns,
+    pair_meta,
+    split_of,
+)
 from envs.traces.mmlu import DEPLOYMENT
 
 _QUESTIONS = "lm-sys__RouteLLM/routellm/evals/mt_bench/question.jsonl"
@@ -45,6 +59,14 @@ PAIRS: dict[str, PairPreset] = {
         "measured",
         DEPLOYMENT,
         "GPT-4 judge: Medusa gpt-4_single.jsonl (vicuna) and RouteLLM judgements.jsonl",
+    ),
+    "mixtral__gpt4_1106": PairPreset(
+        "mixtral__gpt4_1106",
+        MIXTRAL,
+        GPT4,
+        "measured",
+        DEPLOYMENT,
+        "GPT-4 judge: RouteLLM judgements.jsonl (RouteLLM's own MT-Bench pair)",
     ),
     "vicuna_7b__mixtral": PairPreset(
         "vicuna_7b__mixtral",
@@ -90,9 +112,12 @@ def build(
         key = (r["model"], int(r["question_id"]), int(r["turn"]))
         scores[key] = float(r["score"])
         answers[key] = answer_from_judge_prompt(r["user_prompt"], int(r["turn"]))
+    medusa_models = set()
     for r in _jsonl(get(_MEDUSA_JUDGE)):
-        if r["model"] == VICUNA:
-            scores[(VICUNA, int(r["question_id"]), int(r["turn"]))] = float(r["score"])
+        # vicuna-7b-v1.3 and two runs of the same weights (greedy, Medusa decoding): every
+        # judged model joins the outcome columns; vicuna-7b-v1.3 is the pairs' small model.
+        scores[(r["model"], int(r["question_id"]), int(r["turn"]))] = float(r["score"])
+        medusa_models.add(r["model"])
     new_tokens = {}
     for r in _jsonl(get(_MEDUSA_ANSWERS)):
         for t, k in enumerate(r["choices"][0]["new_tokens"], start=1):
@@ -115,13 +140,23 @@ def build(
     texts = [text for _, _, _, text in rows]
     prompt_tokens = count(texts)
     small_out = np.array([new_tokens[(qid, t)] for qid, t, _, _ in rows], dtype=np.int64)
-    history = np.zeros(n, dtype=np.int64)
-    for i, (_, t, _, _) in enumerate(rows):
-        if t == 2:
-            history[i] = prompt_tokens[i - 1] + small_out[i - 1]
+    judged = [VICUNA, *sorted(medusa_models - {VICUNA}), MIXTRAL, GPT4]
+    outcomes = outcome_columns(
+        {m: [scores[(m, qid, t)] / 10 for qid, t, _, _ in rows] for m in judged}
+    )
+    answer_tokens = {
+        m: count([answers[(m, qid, t)] for qid, t, _, _ in rows]) for m in (MIXTRAL, GPT4)
+    }
+    answer_tokens[VICUNA] = small_out
     out = {}
     for name, pair in PAIRS.items():
-        large_out = count([answers[(pair.large, qid, t)] for qid, t, _, _ in rows])
+        small_tokens = np.asarray(answer_tokens[pair.small], dtype=np.int64)
+        large_out = answer_tokens[pair.large]
+        # History of turn 2 = turn-1 user message + the small model's turn-1 answer.
+        history = np.zeros(n, dtype=np.int64)
+        for i, (_, t, _, _) in enumerate(rows):
+            if t == 2:
+                history[i] = prompt_tokens[i - 1] + small_tokens[i - 1]
         frame = assemble(
             {
                 "id": ids,
@@ -133,15 +168,21 @@ def build(
                 "text": texts,
                 "prompt_tokens": prompt_tokens,
                 "history_tokens": history,
-                "output_tokens_small": small_out,
+                "output_tokens_small": small_tokens,
                 "output_tokens_large": large_out,
                 "quality_small": [scores[(pair.small, qid, t)] / 10 for qid, t, _, _ in rows],
                 "quality_large": [scores[(pair.large, qid, t)] / 10 for qid, t, _, _ in rows],
+                **outcomes,
                 "quality_source": "measured",
                 "tokens_source": (
-                    f"prompt/history: {tokens_source}; output small: real new_tokens (Llama "
-                    "tokenizer) of Medusa's greedy vicuna-7b-v1.3 run; output large: its real "
-                    "answer text (quoted in the judge prompt) counted with the same tokenizer"
+                    f"prompt/history: {tokens_source}; output small: "
+                    + (
+                        "real new_tokens (Llama tokenizer) of Medusa's greedy vicuna-7b-v1.3 run"
+                        if pair.small == VICUNA
+                        else "its real answer text (quoted in the judge prompt)"
+                    )
+                    + "; output large: its real answer text (quoted in the judge prompt) "
+                    "counted with the same tokenizer"
                 ),
             },
             n,

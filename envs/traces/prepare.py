@@ -29,12 +29,13 @@ from cost_models.semantic.encoder import (
     default_encoder_path,
     tokenizer_name,
 )
-from cost_models.semantic.scorer import SemanticScorer, evaluate, length_features, plot_reliability
+from cost_models.semantic.scorer import plot_reliability
 from envs.traces import gsm8k, long_sessions, mmlu, mt_bench, mt_bench_101, mt_eval
 from envs.traces.atomic import writable_dir
-from envs.traces.common import DEFAULT_SEED, check_frame
+from envs.traces.common import DEFAULT_SEED, check_frame, keep_duplicates_in_one_split
 from envs.traces.fetch import fetch, read_manifest, resolve_cache_dir
-from envs.traces.schema import BENCHMARKS, labels
+from envs.traces.fit import SCORER_DESCRIPTIONS, fit_lengths, fit_scorer
+from envs.traces.schema import BENCHMARKS, PREDICTED_TOKEN_COLUMNS
 from envs.traces.store import (
     INDEX_NAME,
     CorruptArtefactError,
@@ -46,7 +47,7 @@ from envs.traces.store import (
 )
 
 #: Bump when a builder's output changes, so cached traces are rebuilt.
-BUILD_VERSION = 4
+BUILD_VERSION = 5
 BUILDERS: dict[str, ModuleType] = {
     "mmlu": mmlu,
     "gsm8k": gsm8k,
@@ -100,34 +101,6 @@ def _fingerprint(benchmark: str, files: list[str], encoder: Encoder, seed: int) 
     if extra is not None:  # shipped tables, tokenizer identity
         digest.update(extra())
     return digest.hexdigest()
-
-
-def _fit_scorer(frame: pd.DataFrame, emb: np.ndarray, seed: int):
-    """Select on validation, fit on train, report on test; OOF on train, predictions elsewhere."""
-    y = labels(frame)
-    lengths = length_features(frame["prompt_tokens"], frame["history_tokens"])
-    split = frame["split"].to_numpy()
-    tr, va, te = (split == s for s in ("train", "validation", "test"))
-    if min(tr.sum(), va.sum(), te.sum()) == 0:
-        raise EdgeRouteError(
-            "the semantic scorer needs rows in each of train, validation and test; got "
-            f"{int(tr.sum())}/{int(va.sum())}/{int(te.sum())}"
-        )
-    quality = (frame["quality_small"].to_numpy(float), frame["quality_large"].to_numpy(float))
-    scorer, val_auc = SemanticScorer.select_and_fit(
-        emb[tr],
-        lengths[tr],
-        y[tr],
-        emb[va],
-        lengths[va],
-        y[va],
-        quality_train=(quality[0][tr], quality[1][tr]),
-        seed=seed,
-    )
-    report = evaluate(scorer, emb[te], lengths[te], y[te], tr.sum(), va.sum(), val_auc)
-    p = scorer.predict(emb, lengths)
-    p[tr] = scorer.cross_fit(emb[tr], lengths[tr], y[tr], (quality[0][tr], quality[1][tr]))
-    return scorer, report, p.astype(np.float32)
 
 
 def _embedding_cache(root: Path, identity: str) -> tuple[EmbeddingCache, list[str]]:
@@ -204,22 +177,36 @@ def finish_trace(
             check_frame(frame)
             d = stage.path / name
             d.mkdir()
-            scorer, report, p = _fit_scorer(frame, emb, seed)
+            fitted = fit_scorer(frame, meta, emb, seed)
+            lengths = fit_lengths(frame, meta, emb, seed)
+            frame = frame.assign(**lengths["columns"])
+            report, zoo = fitted["report"], fitted["zoo"]
             tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
             # A builder that counts with its own tokenizer says so in its meta.
             meta = {"tokenizer": tok_name, **meta, "encoder": encoder.identity}
             meta["scorer"] = {
-                "model": f"{scorer.kind} logistic regression on the embedding"
-                + (" + length features" if scorer.use_lengths else "")
-                + ", Platt-scaled on validation",
-                "C": scorer.C,
-                "semantic_p_train": "out-of-fold (5-fold cross-fitted)",
+                "selected": zoo.selected,
+                "model": SCORER_DESCRIPTIONS[zoo.selected],
+                "params": zoo.best.params,
+                "selection": "validation APGR (RouteLLM's metric; ties: validation AUC), "
+                "P(needed) Platt-scaled on validation",
+                "semantic_p_train": "out-of-fold (5-fold cross-fitted, grouped by dialogue)",
+                "expected_gain": "expected_gain.npy: E[q_large - q_small], same folds",
+            }
+            meta["output_tokens_predicted"] = {
+                "columns": list(PREDICTED_TOKEN_COLUMNS),
+                "trained": lengths["report"]["trained"],
             }
             frame.to_parquet(d / "frame.parquet", index=False)
             (d / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            np.save(d / "semantic_p.npy", p)
-            scorer.save(d / "scorer")
+            np.save(d / "semantic_p.npy", fitted["p"])
+            np.save(d / "expected_gain.npy", fitted["gain"])
+            fitted["logistic"].save(d / "scorer")
             (d / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
+            (d / "scorers.json").write_text(
+                json.dumps({"selected": zoo.selected, "scorers": zoo.report}, indent=2)
+            )
+            (d / "length_report.json").write_text(json.dumps(lengths["report"], indent=2))
             quality = " (modelled quality)" if meta.get("quality_source") == "modelled" else ""
             plot_reliability(
                 report, f"{benchmark} {name}{quality}: test calibration", d / "reliability.png"
@@ -260,7 +247,14 @@ def build_frames(
 
     tok_name = tokenizer_name(None if _is_default(encoder) else encoder.path)
     pairs = BUILDERS[benchmark].build(paths.__getitem__, read_manifest(), count, tok_name, seed)
-    for frame, _ in pairs.values():
+    # Exact-duplicate texts stay inside one split (all pairs share rows, hence the splits).
+    split, moved = keep_duplicates_in_one_split(next(iter(pairs.values()))[0])
+    for frame, meta in pairs.values():
+        frame["split"] = split
+        meta["duplicates"] = {
+            **moved,
+            "rule": "dialogues sharing an exact text take the split of the smallest dialogue id",
+        }
         check_frame(frame)
     return pairs
 

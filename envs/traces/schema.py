@@ -36,6 +36,15 @@ COLUMN_TYPES: dict[str, str] = {
 }
 #: The columns of every trace frame, in order.
 COLUMNS: tuple[str, ...] = tuple(COLUMN_TYPES)
+#: Optional columns: every model's quality on the row (``quality__<model name>``, NaN where
+#: not measured), written by builders whose sources measured more than the pair.
+OUTCOME_PREFIX = "quality__"
+#: Optional columns ``edgeroute data prepare`` adds: the length predictor's mean output
+#: tokens per side (:mod:`cost_models.semantic.length`; out of fold on train).
+PREDICTED_TOKEN_COLUMNS: tuple[str, str] = (
+    "predicted_output_tokens_small",
+    "predicted_output_tokens_large",
+)
 STR_COLUMNS: tuple[str, ...] = tuple(c for c, t in COLUMN_TYPES.items() if t == "str")
 INT_COLUMNS: tuple[str, ...] = tuple(c for c, t in COLUMN_TYPES.items() if t == "int")
 FLOAT_COLUMNS: tuple[str, ...] = tuple(c for c, t in COLUMN_TYPES.items() if t == "float")
@@ -68,14 +77,17 @@ class Trace:
             (the default latency preset of ``cost_models.router_cost``), and provenance notes.
         embeddings: float32 ``[n_rows, dim]`` query embeddings aligned with ``frame``.
         semantic_p: float32 ``[n_rows]``, the scorer's P(large model needed); out-of-fold
-            (cross-fitted) on the train split so that policies trained on train never see
-            in-sample scores.
+            (cross-fitted, grouped by dialogue) on the train split so that policies trained on
+            train never see in-sample scores.
+        expected_gain: float32 ``[n_rows]`` or None, the same scorer's E[q_large - q_small]
+            (same folds).
     """
 
     frame: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     embeddings: np.ndarray | None = None
     semantic_p: np.ndarray | None = None
+    expected_gain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in COLUMNS if c not in self.frame.columns]
@@ -88,10 +100,10 @@ class Trace:
             raise EdgeRouteError(
                 f"trace embeddings have {len(self.embeddings)} rows but the frame has {n}"
             )
-        if self.semantic_p is not None and len(self.semantic_p) != n:
-            raise EdgeRouteError(
-                f"trace semantic_p has {len(self.semantic_p)} rows but the frame has {n}"
-            )
+        for name in ("semantic_p", "expected_gain"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != n:
+                raise EdgeRouteError(f"trace {name} has {len(arr)} rows but the frame has {n}")
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -109,4 +121,5 @@ class Trace:
             meta=dict(self.meta),
             embeddings=None if self.embeddings is None else self.embeddings[mask],
             semantic_p=None if self.semantic_p is None else self.semantic_p[mask],
+            expected_gain=None if self.expected_gain is None else self.expected_gain[mask],
         )

@@ -6,8 +6,11 @@ Layout under ``<cache_dir>/traces/<benchmark>/``:
   ``files``: the sha256 and size of every other file of the benchmark directory;
 - ``embeddings.npy``: float32 ``[rows, dim]`` query embeddings (all pairs share row order);
 - ``<pair>/frame.parquet``, ``<pair>/meta.json``, ``<pair>/semantic_p.npy``;
-- ``<pair>/scorer.json`` + ``scorer.npz`` (the fitted head), ``report.json`` (test metrics,
-  calibration table), ``reliability.png`` (the calibration figure).
+- ``<pair>/expected_gain.npy`` (the scorer's E[q_large - q_small]), ``scorers.json`` (every
+  zoo kind's test AUC / Brier / APGR and the selected one), ``length_report.json`` (the
+  output-length predictors' test errors);
+- ``<pair>/scorer.json`` + ``scorer.npz`` (the fitted logistic head), ``report.json`` (test
+  metrics of the selected scorer, calibration table), ``reliability.png``.
 
 A benchmark directory is written under a temporary name (``.<benchmark>-stage-<pid>-*``) and
 renamed into place when complete, so a crashed or interrupted build never leaves a half-built
@@ -181,8 +184,10 @@ def load_trace(
         "embeddings.npy",
         f"{pair}/semantic_p.npy",
     ]
+    gain_rel = f"{pair}/expected_gain.npy"  # optional: traces built before issue 11 lack it
+    has_gain = (root / gain_rel).is_file()
     if FILES_KEY in index:
-        verify_benchmark(benchmark, cache_dir, names)
+        verify_benchmark(benchmark, cache_dir, names + ([gain_rel] if has_gain else []))
     frame_path, meta_path, emb_path, p_path = (root / n for n in names)
     frame = _read(benchmark, frame_path, pd.read_parquet)
     meta = _read(benchmark, meta_path, lambda p: json.loads(p.read_bytes().decode("utf-8")))
@@ -192,8 +197,15 @@ def load_trace(
         )
     embeddings = _read(benchmark, emb_path, lambda p: np.load(p, allow_pickle=False))
     semantic_p = _read(benchmark, p_path, lambda p: np.load(p, allow_pickle=False))
+    gain = (
+        _read(benchmark, root / gain_rel, lambda p: np.load(p, allow_pickle=False))
+        if has_gain
+        else None
+    )
     try:
-        trace = Trace(frame=frame, meta=meta, embeddings=embeddings, semantic_p=semantic_p)
+        trace = Trace(
+            frame=frame, meta=meta, embeddings=embeddings, semantic_p=semantic_p, expected_gain=gain
+        )
     except EdgeRouteError as exc:
         raise CorruptArtefactError(benchmark, root, str(exc)) from exc
     if split is not None:

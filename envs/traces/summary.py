@@ -36,12 +36,42 @@ def _pair_summary(root, name: str) -> dict:
         ),
         "deployment": meta.get("deployment"),
         "default": bool(meta.get("default_pair")),
-        "scorer": _scorer(report),
+        "scorer": {**_scorer(report), "selected": report.get("kind")},
+        "scorers": _scorers(root / name / "scorers.json"),
+        "length_predictor": _read_json(root / name / "length_report.json"),
     }
+    if meta.get("flag"):
+        out["flag"] = meta["flag"]
     if meta.get("multi_turn"):
         by_turn = frame.groupby("turn_index")[["quality_small", "quality_large"]].mean()
         out["small_turn_means"] = [round(float(x), 6) for x in by_turn["quality_small"]]
         out["large_turn_means"] = [round(float(x), 6) for x in by_turn["quality_large"]]
+    return out
+
+
+def _read_json(path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _scorers(path) -> dict | None:
+    """``{kind: {auc, brier, apgr, apgr_gain, ...}}`` of the zoo on test (+ ``selected``)."""
+    data = _read_json(path)
+    if data is None:
+        return None
+    keep = (
+        "auc",
+        "brier",
+        "apgr",
+        "cpt50",
+        "cpt80",
+        "apgr_gain",
+        "gain_mae",
+        "validation_apgr",
+        "params",
+    )
+    out = {k: {f: v.get(f) for f in keep} for k, v in data["scorers"].items()}
+    for k in out:
+        out[k]["selected"] = k == data["selected"]
     return out
 
 
@@ -55,6 +85,7 @@ def _scorer(report: dict) -> dict:
         "length_only_auc": num(report["length_only_auc"]),
         "length_only_brier": num(report["length_only_brier"]),
         "base_rate": num(report["base_rate"]),
+        "apgr": num(report.get("apgr")),
         "n_test": report["n_test"],
     }
 
@@ -82,8 +113,10 @@ def _dialogue_summary(frame: pd.DataFrame) -> dict:
 
 def summarize(cache_dir: str | os.PathLike | None = None) -> dict:
     """``{benchmark: {dialogues, turns, history_tokens, history_tokens_last_turn, items, rows,
-    splits, split_items, pairs, default_pair, scorer}}`` (``history_tokens``: mean / p90 / max
-    of the tokens before a turn)."""
+    splits, split_items, pairs, default_pair, scorer, scorers, length_predictor,
+    duplicates_moved}}`` (``history_tokens``: mean / p90 / max of the tokens before a turn;
+    ``scorers`` and ``length_predictor`` are the default pair's, every pair has its own under
+    ``pairs``)."""
     out = {}
     for benchmark in available_benchmarks(cache_dir):
         index = read_index(benchmark, cache_dir)
@@ -106,6 +139,11 @@ def summarize(cache_dir: str | os.PathLike | None = None) -> dict:
             "encoder": index.get("encoder"),
             "pairs": pairs,
             "scorer": pairs[default]["scorer"],
+            "scorers": pairs[default]["scorers"],
+            "length_predictor": pairs[default]["length_predictor"],
+            "duplicates_moved": json.loads((root / default / "meta.json").read_text()).get(
+                "duplicates"
+            ),
         }
     return out
 

@@ -1,7 +1,9 @@
 """Bring your own trace: validate a CSV, TSV, JSONL or JSON-array file into a prepared trace.
 
 Format: one row per query (single-turn) or per user turn (multi-turn). CSV/TSV with a header
-row, JSONL with one JSON object per line, or one JSON array of objects. Extra columns (e.g.
+row, JSONL with one JSON object per line, or one JSON array of objects. Columns named
+``quality__<model>`` are other models' qualities on the row (in [0, 1], empty where not
+measured): the matrix-factorisation scorer learns from them. Other extra columns (e.g.
 RouteLLM's response texts) are ignored. Required columns:
 
 - ``id``: unique row id (string or integer; not empty, not null);
@@ -36,7 +38,7 @@ import pandas as pd
 
 from cost_models.errors import EdgeRouteError
 from envs.traces.common import DEFAULT_SEED, assemble, split_of
-from envs.traces.schema import BENCHMARKS, QUALITY_SOURCES, SPLITS
+from envs.traces.schema import BENCHMARKS, OUTCOME_PREFIX, QUALITY_SOURCES, SPLITS
 from envs.traces.user_file import MAX_FIELD_CHARS, raise_errors, read_rows
 
 REQUIRED = (
@@ -167,6 +169,17 @@ def _validate_row(row: dict) -> tuple[dict, list[str]]:
     out["quality_source"] = qs
     out["subject"] = str(row.get("subject") or "none")
     out["dialogue_id"] = str(row.get("dialogue_id") or "").strip() or out["id"]
+    # Other models' outcomes (quality__<model>, for the matrix-factorisation scorer): a
+    # quality in [0, 1], or empty where that model was not measured.
+    out["_outcomes"] = {}
+    for c in (k for k in row if isinstance(k, str) and k.startswith(OUTCOME_PREFIX)):
+        if len(c) == len(OUTCOME_PREFIX):
+            problems.append(f"column {c!r} needs a model name after {OUTCOME_PREFIX!r}")
+            continue
+        try:
+            out["_outcomes"][c] = math.nan if _empty(row[c]) else _quality(row[c])
+        except ValueError as exc:
+            problems.append(f"{c} {exc}")
     return out, problems
 
 
@@ -279,6 +292,10 @@ def validate(
             "quality_small": [r["quality_small"] for r in clean],
             "quality_large": [r["quality_large"] for r in clean],
             "quality_source": [r["quality_source"] for r in clean],
+            **{
+                c: np.array([r["_outcomes"].get(c, math.nan) for r in clean], dtype=np.float64)
+                for c in sorted({c for r in clean for c in r["_outcomes"]})
+            },
             "tokens_source": f"user file {path.name} (sha256 {digest}); "
             + ("; ".join(x for x in notes if x) or "token counts as given"),
         },

@@ -1,4 +1,5 @@
-"""``edgeroute bench costs|env``: speed figures of the cost functions and of the environments.
+"""``edgeroute bench costs|env|estimate``: speed figures of the cost functions and of the
+environments; how well the router's latency estimate predicts the realised difference.
 
 ``costs`` times the vectorised latency functions (:mod:`experiments.bench_costs`); ``env``
 calls :func:`experiments.bench_env.run_env_benchmark` (environment steps per second, and each
@@ -34,6 +35,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--quick", action="store_true", help="a short run")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=run_env)
+
+    s = sub.add_parser(
+        "estimate",
+        help="R^2 of the router's latency estimate against the realised difference",
+        description="Replay test episodes with a seeded random router and score the estimated "
+        "T_edge - T_device (info['estimate']) against the realised difference "
+        "(info['hindsight']), with per-query predicted output lengths and with the constant "
+        "train-split mean (config output_length).",
+    )
+    s.add_argument(
+        "--benchmarks",
+        nargs="+",
+        default=["mmlu", "gsm8k", "mt_bench", "mt_bench_101"],
+        help="prepared benchmarks (default: the four built-in ones)",
+    )
+    s.add_argument("--split", default="test", help="split replayed (default test)")
+    s.add_argument("--seeds", type=int, default=3, help="evaluation seeds 0..N-1 (default 3)")
+    s.add_argument("--episodes", type=int, default=3, help="episodes per seed (default 3)")
+    s.add_argument(
+        "--dialogues-per-episode",
+        type=int,
+        default=20,
+        help="dialogues per multi-turn episode (default 20)",
+    )
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=run_estimate)
 
 
 def run_costs(args: argparse.Namespace) -> int:
@@ -71,4 +98,42 @@ def run_env(args: argparse.Namespace) -> int:
         print(json.dumps(r, indent=2, default=str))
     else:
         print(module.format_report(r))
+    return 0
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    from experiments.envfactory import env_id_for
+    from experiments.estimate_fit import compare_output_length
+
+    require(args.seeds >= 1, f"--seeds must be >= 1, got {args.seeds}")
+    require(args.episodes >= 1, f"--episodes must be >= 1, got {args.episodes}")
+    require(
+        args.dialogues_per_episode >= 1,
+        f"--dialogues-per-episode must be >= 1, got {args.dialogues_per_episode}",
+    )
+    out = {}
+    for b in args.benchmarks:
+        env_id = env_id_for(b)
+        cfg = {"benchmark": b, "split": args.split}
+        if "MultiTurn" in env_id:
+            cfg["dialogues_per_episode"] = args.dialogues_per_episode
+        out[b] = compare_output_length(
+            env_id,
+            cfg,
+            "output_length",
+            ["train_mean", "predicted"],
+            seeds=range(args.seeds),
+            episodes=args.episodes,
+        )
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    for b, r in out.items():
+        c, p = r["train_mean"], r["predicted"]
+        print(
+            f"{b}: R^2 of estimated vs realised T_edge - T_device {c['r2']:.3f} with the "
+            f"train-mean output length -> {p['r2']:.3f} with per-query predictions "
+            f"(corr^2 {c['corr2']:.3f} -> {p['corr2']:.3f}; MAE {c['mae_s']:.3f} -> "
+            f"{p['mae_s']:.3f} s; {p['n']} steps)"
+        )
     return 0

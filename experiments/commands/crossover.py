@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE",
                    help="environment config overrides (YAML values)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="(accepted for symmetry)")
-    p.set_defaults(func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None)
+    p.set_defaults(
+        func=run, benchmarks=None, ppo_timesteps=None, ppo_config=None, models=None, ray=False
+    )
 
 
 @clean_os_errors

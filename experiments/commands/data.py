@@ -102,6 +102,11 @@ def register(subparsers) -> None:
     )
     _add_common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the scorer-zoo, output-length and RouteLLM-comparison tables (Markdown)",
+    )
     p.set_defaults(func=clean_os_errors(run_summary))
 
     p = sub.add_parser(
@@ -240,6 +245,16 @@ def run_summary(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
+    if args.markdown:
+        from experiments.routellm_published import length_table, routellm_table, scorer_table
+
+        print("Scorer zoo, test split (* = selected on validation):\n")
+        print(scorer_table(summary))
+        print("\nOutput-length predictors, test split:\n")
+        print(length_table(summary))
+        print("\nRouteLLM's pair (Mixtral-8x7B -> GPT-4-1106), ours on test vs published:\n")
+        print(routellm_table(summary))
+        return 0
     for name, b in summary.items():
         print(f"{name}: {b['items']} items, {b['rows']} rows, splits {b['splits']}")
         if b["turns"] > b["dialogues"]:  # multi-turn: what the KV caches must hold
@@ -258,10 +273,16 @@ def run_summary(args) -> int:
                 f"{p['deployment']}"
             )
             print(
-                f"    scorer test AUC {s['auc']} Brier {s['brier']} | length-only AUC "
-                f"{s['length_only_auc']} Brier {s['length_only_brier']} | large needed "
-                f"{s['base_rate']}"
+                f"    scorer ({s.get('selected')}) test AUC {s['auc']} Brier {s['brier']} APGR "
+                f"{s.get('apgr')} | length-only AUC {s['length_only_auc']} Brier "
+                f"{s['length_only_brier']} | large needed {s['base_rate']}"
             )
+            lp = p.get("length_predictor")
+            if lp:
+                print(
+                    f"    output length MAE {lp['mae_log_tokens']} log tokens (constant mean "
+                    f"{lp['baseline_mae_log_tokens']})"
+                )
     table = subject_accuracy(args.cache_dir)
     if table is not None:
         print(
