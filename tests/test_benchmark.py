@@ -130,7 +130,9 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
             assert {"latency_reduction_pct", "edge_call_reduction_pct"} <= set(sec[cmp])
         # the load baselines are read on their frontiers exactly as Analytic is
         at_target = sec["load_baselines"]["vs_static"]["1"]
-        assert at_target["analytic_vs_static"] == sec["analytic_vs_static"]
+        for k in ("latency_reduction_pct", "edge_call_reduction_pct"):
+            got, want = at_target["analytic_vs_static"][k], sec["analytic_vs_static"][k]
+            assert (got is None and want is None) or got == pytest.approx(want)
         for name in ("analytic_load_blind", "load_aware_semantic_blind"):
             assert set(at_target[f"{name}_vs_static"]) == {
                 "latency_reduction_pct", "edge_call_reduction_pct"}
