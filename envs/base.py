@@ -132,6 +132,7 @@ class EdgeRouteEnv(gym.Env):
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(layout.low, layout.high, dtype=np.float32)
         self._episode_ready = False
+        self._items: list[int] | None = None
         self.kv = kv_cache.DialogueKVState(device_capacity_tokens=self.device_capacity_tokens)
 
     def configure(self, config: Mapping[str, Any]) -> None:
@@ -342,14 +343,51 @@ class EdgeRouteEnv(gym.Env):
 
     # ------------------------------------------------------------------ Gymnasium API
 
+    # ------------------------------------------------------------------ evaluation passes
+
+    @property
+    def n_items(self) -> int:
+        """Items of the split an episode draws from: queries (single-turn) or dialogues."""
+        return len(self.data.dialogue_starts) - 1
+
+    @property
+    def items_per_episode(self) -> int:
+        """Items one episode holds under this config (``episode_queries`` or
+        ``dialogues_per_episode``)."""
+        raise NotImplementedError
+
+    def _checked_items(self, items: Any) -> list[int] | None:
+        """``reset(options={"items": ...})`` as a list of item indices, or None (draw them)."""
+        if items is None:
+            return None
+        n, cap = self.n_items, self.items_per_episode
+        ok = (
+            isinstance(items, (list, tuple, np.ndarray))
+            and 0 < len(items) <= cap
+            and all(isinstance(i, (int, np.integer)) and 0 <= i < n for i in items)
+            and len(set(int(i) for i in items)) == len(items)
+        )
+        if not ok:
+            raise EdgeRouteError(
+                f"reset option items={items!r}: need 1 to {cap} distinct item indices in "
+                f"[0, {n}) (queries or dialogues of the {self.config['split']!r} split)"
+            )
+        return [int(i) for i in items]
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset; ``options``: ``config`` (update it, persists) and ``items`` (the episode's
+        items, in order, instead of a draw: how an evaluation passes once over the split)."""
         super().reset(seed=seed)
+        self._items = None
         if options:
-            unknown = sorted(set(options) - {"config"})
+            unknown = sorted(set(options) - {"config", "items"})
             if unknown:
-                raise EdgeRouteError(f"unknown reset option(s) {unknown}; allowed: ['config']")
+                raise EdgeRouteError(
+                    f"unknown reset option(s) {unknown}; allowed: ['config', 'items']"
+                )
             if options.get("config"):
                 self.configure(options["config"])
+            self._items = self._checked_items(options.get("items"))
         self._last = -1
         self._k = 0
         self._begin_episode(self.np_random)

@@ -126,11 +126,17 @@ class MultiTurnEnv(DeviceTurnCosts, EdgeRouteEnv):
         longest = int(np.max(np.diff(starts))) if len(starts) > 1 else 0
         return int(self.config["dialogues_per_episode"]) * longest
 
+    @property
+    def items_per_episode(self) -> int:
+        return int(self.config["dialogues_per_episode"])
+
     def _episode_rows(self, rng: np.random.Generator) -> list[int]:
         starts = self._starts
         n_dialogues = len(starts) - 1
         size = int(self.config["dialogues_per_episode"])
-        if size == 1:
+        if self._items is not None:  # reset(options={"items": ...}): an evaluation pass
+            chosen = self._items
+        elif size == 1:
             dlg = min(int(rng.random() * n_dialogues), n_dialogues - 1)
             return list(range(starts[dlg], starts[dlg + 1]))
         else:

@@ -148,7 +148,13 @@ class SingleTurnEnv(EdgeRouteEnv):
         index = self.data.layout.index
         self._last_slot = (index["last_model_device"], index["last_model_edge"])
 
+    @property
+    def items_per_episode(self) -> int:
+        return int(self.config["episode_queries"])
+
     def _episode_rows(self, rng: np.random.Generator) -> np.ndarray:
+        if self._items is not None:  # reset(options={"items": ...}): an evaluation pass
+            return np.asarray(self._items, dtype=np.intp)
         n = self.data.n_rows
         size = int(self.config["episode_queries"])
         return rng.choice(n, size=size, replace=size > n)

@@ -46,6 +46,7 @@ from experiments.load_baselines import (
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
+from experiments.paired import paired_section
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
@@ -68,6 +69,7 @@ from experiments.sweeps import (
     semantic_sweep,
     sweep_frontier,
 )
+from experiments.tuned_targets import validation_choices
 from experiments.tuning import ValidationTuning, tune_on_validation
 
 #: Policies of the main table, in display order: the registry's order without the old alias
@@ -88,7 +90,8 @@ def nonmyopic_runs(bench: BenchmarkSpec, cfg: Mapping[str, Any], prof: Any) -> S
     per_episode = int(cfg.get("dialogues_per_episode", 1))
     episodes = min(prof.budget.episodes * per_episode, SEED_STRIDE)
     one = {**cfg, "dialogues_per_episode": 1}
-    return split_runs(bench, one, "test", prof.seeds, EvalBudget(episodes, None))
+    budget = EvalBudget(episodes, None, full_pass=prof.budget.full_pass)
+    return split_runs(bench, one, "test", prof.seeds, budget)
 
 
 def hindsight_sweep() -> list[SweepPoint]:
@@ -189,6 +192,14 @@ def run_one_benchmark(
         executor, val, tuning.record, prof.sweep_points, prof.alpha_grid
     )
 
+    choices = validation_choices(
+        executor,
+        val,
+        tuning.target_quality,
+        {"semantic_threshold": tuning.semantic, "analytic": tuning.analytic},
+        prof.pgr_levels,
+    )
+
     # 2. PPO (headline + reward-weight sweep)
     plan = plan_ppo(opts, bench, cfg, described.reward_weights)
     trained: list[TrainOutcome] = executor.map(plan.specs)
@@ -217,14 +228,25 @@ def run_one_benchmark(
         **baseline_sweeps(baselines),
     }
     for family, points in sweep_plan.items():
-        add_sweep(batch, family, test, points)
+        add_sweep(batch, family, test, points, keep_log=True)
+    hindsight_points = hindsight_sweep()
+    if bound:  # the hindsight frontier on the test episodes themselves (paired with the rest)
+        add_sweep(batch, "hindsight", test, hindsight_points, keep_log=True)
     if bound:
         gap_runs = nonmyopic_runs(bench, cfg, prof)
         for name in ("myopic_oracle", "hindsight_optimal"):
             batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
-        hindsight_points = hindsight_sweep()
         add_sweep(batch, ("gap", "sweep"), gap_runs, hindsight_points)
     done = batch.run(executor)
+    paired = paired_section(
+        done,
+        {k: len(v) for k, v in sweep_plan.items()},
+        "hindsight" if bound else None,
+        len(hindsight_points),
+        prof.pgr_levels,
+        prof.bootstrap_reps,
+        choices,
+    )
 
     order = policy_order(bound)
     runs = {name: policy_runs(done[name]) for name in order}
@@ -247,7 +269,9 @@ def run_one_benchmark(
         "policies": policy_metrics,
         "policy_params": {name: make_policy(name, **kw).params() for name, kw in fixed.items()},
         **matched_comparison(sweeps, policy_metrics, prof.pgr_levels),
+        **{k: v for k, v in paired.items() if k != "hindsight"},
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
+        "hindsight": paired["hindsight"],
         **({"nonmyopic_gap": gap_section(done, hindsight_points)} if bound else {}),
         "load_baselines": {
             "vs_static": baseline_comparison(sweeps, policy_metrics, prof.pgr_levels),

@@ -50,17 +50,42 @@ def check_run_args(seeds: Sequence[int], episodes: int = 1, max_steps: int | Non
     )
 
 
+#: Stream tag of the pass permutation (``pass_items``), so it never coincides with a reset seed.
+PASS_STREAM = 0x9A55
+
+
+def pass_items(n_items: int, per_episode: int, seed: int) -> list[list[int]]:
+    """The episodes of one evaluation pass of run ``seed``: every item of the split (query or
+    dialogue) exactly once, in an order shuffled by ``seed``, cut into episodes of
+    ``per_episode`` items (the last one shorter). The same for every policy (common random
+    numbers), so two policies' outcomes pair up item by item."""
+    require(n_items >= 1 and per_episode >= 1, f"pass of {n_items} items by {per_episode}")
+    order = np.random.default_rng([int(seed), PASS_STREAM]).permutation(n_items).tolist()
+    episodes = [order[i : i + per_episode] for i in range(0, n_items, per_episode)]
+    require(
+        len(episodes) <= SEED_STRIDE,
+        f"a pass over {n_items} items in episodes of {per_episode} needs {len(episodes)} "
+        f"episodes, above {SEED_STRIDE} per seed: lengthen the episodes",
+    )
+    return episodes
+
+
 def run_policy(
     env: gym.Env,
     policy: Policy,
     seed: int,
     episodes: int = 1,
     max_steps: int | None = None,
+    items: Sequence[Sequence[int]] | None = None,
 ) -> StepLog:
     """Run ``episodes`` episodes of ``policy`` (run ``seed``) and log every served query.
 
     ``max_steps`` caps the steps of each episode (``None``: until the episode ends).
+    ``items``: the items of each episode (:func:`pass_items`; then ``episodes`` is their
+    number), handed to ``reset(options={"items": ...})``; ``None``: the env draws them.
     """
+    if items is not None:
+        episodes = len(items)
     check_run_args([seed], episodes, max_steps)
     policy.bind(list(env.unwrapped.observation_names))
     if policy.needs_env:
@@ -68,7 +93,8 @@ def run_policy(
     log = StepLog()
     for episode in range(episodes):
         rs = reset_seed(seed, episode)
-        obs, info = env.reset(seed=rs)
+        options = None if items is None else {"items": list(items[episode])}
+        obs, info = env.reset(seed=rs, options=options)
         policy.reset(seed=rs)
         steps = 0
         while True:

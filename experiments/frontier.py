@@ -83,6 +83,9 @@ def interpolate_at_quality(points: Sequence[FrontierPoint], target_quality: floa
     if target_quality <= qualities[0]:
         p = front[0]
         return MatchedPoint(float(target_quality), p.latency_mean_s, p.edge_rate, True)
+    if target_quality >= qualities[-1]:  # at the top, within the 1e-12 rounding allowance
+        p = front[-1]
+        return MatchedPoint(float(target_quality), p.latency_mean_s, p.edge_rate, True)
     i = int(np.searchsorted(qualities, target_quality, side="left"))
     hi = front[i]
     lo = front[i - 1]

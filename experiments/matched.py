@@ -20,7 +20,6 @@ from typing import Any
 
 from experiments.frontier import (
     FrontierPoint,
-    gap_closed_pct,
     interpolate_at_quality,
     reduction_pct,
 )
@@ -110,9 +109,6 @@ def matched_comparison(
             **reductions(at_ppo, ppo),
         },
         "matched_quality_gap_recovered": by_pgr,
-        "oracle_gap_closed_pct": gap_closed_pct(
-            matched["analytic"]["latency_mean_s"], matched["ppo"]["latency_mean_s"], oracle_latency
-        ),
         "oracle_latency_mean_s": oracle_latency,
         "routellm_metrics": {
             name: policy_metrics(sweeps[name], q_device, target) for name in TUNABLE

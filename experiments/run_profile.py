@@ -34,6 +34,15 @@ class EvalBudget:
     """episodes per run (each draws its queries from the split without replacement)"""
     max_steps: int | None = None
     """cap on steps per episode (None: whole episode)"""
+    full_pass: bool = False
+    """one pass over the whole split instead (every item once, evaluate.pass_items; then
+    ``episodes`` is ignored and ``max_steps`` must be None)"""
+
+    def __post_init__(self) -> None:
+        require(
+            not (self.full_pass and self.max_steps is not None),
+            f"max_steps={self.max_steps!r} with a full pass: a step cap would skip items",
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,11 @@ class RunProfile:
     """extra matched-quality targets: fractions in (0, 1] of the device -> edge quality gap"""
     ablation: AblationProfile = field(default_factory=AblationProfile)
     """what edgeroute ablate runs differently"""
+    full_pass: bool = True
+    """every evaluation run (validation and test) passes once over the whole split, every item
+    once (False: episodes_per_seed episodes drawn independently, items may repeat)"""
+    bootstrap_reps: int = 1000
+    """resamples of the paired bootstrap (95% CIs over items / dialogues and training seeds)"""
 
     def __post_init__(self) -> None:
         _set(self, "benchmarks", _entries("benchmarks", self.benchmarks))
@@ -121,6 +135,15 @@ class RunProfile:
         if self.max_steps_per_episode is not None:
             _int("max_steps_per_episode", self.max_steps_per_episode, low=1)
         _int("sweep_points", self.sweep_points, low=2)
+        require(
+            isinstance(self.full_pass, bool), f"full_pass = {self.full_pass!r} must be a boolean"
+        )
+        _int("bootstrap_reps", self.bootstrap_reps, low=100)
+        require(
+            not (self.full_pass and self.max_steps_per_episode is not None),
+            f"max_steps_per_episode = {self.max_steps_per_episode!r} with full_pass: a step "
+            "cap would skip items of the pass (set full_pass: false to cap episodes)",
+        )
         _set(self, "alpha_grid", _floats("alpha_grid", self.alpha_grid, low=0.0))
         _int("ppo_timesteps", self.ppo_timesteps, low=1)
         _set(self, "ppo_seeds", _ints("ppo_seeds", self.ppo_seeds, low=0))
@@ -145,6 +168,8 @@ class RunProfile:
     @property
     def budget(self) -> EvalBudget:
         """The length of every evaluation run."""
+        if self.full_pass:
+            return EvalBudget(self.episodes_per_seed, None, full_pass=True)
         return EvalBudget(self.episodes_per_seed, self.max_steps_per_episode)
 
     def specs(self) -> list[BenchmarkSpec]:

@@ -36,7 +36,7 @@ from agents.ppo import MODEL_FILE
 from agents.registry import make_policy
 from cost_models.errors import require
 from experiments.envfactory import make_env
-from experiments.evaluate import PolicyRuns, run_policy
+from experiments.evaluate import PolicyRuns, pass_items, run_policy
 from experiments.metrics import StepLog, compute_metrics
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 
@@ -153,7 +153,12 @@ def execute(spec: RunSpec, envs: EnvCache) -> RunResult:
     policy = make_policy(spec.policy, **spec.policy_kwargs)
     recorder = InfoRecorder(policy) if spec.record_inputs else None
     b = spec.budget
-    log = run_policy(envs.get(spec.env), recorder or policy, spec.seed, b.episodes, b.max_steps)
+    env = envs.get(spec.env)
+    items = None
+    if b.full_pass:
+        base = env.unwrapped
+        items = pass_items(base.n_items, base.items_per_episode, spec.seed)
+    log = run_policy(env, recorder or policy, spec.seed, b.episodes, b.max_steps, items)
     return EvalResult(
         spec=spec,
         metrics=compute_metrics(log),

@@ -61,11 +61,16 @@ def random_sweep(n_points: int) -> list[SweepPoint]:
 
 
 def add_sweep(
-    batch: RunBatch, key: Hashable, runs: SplitRuns, points: Sequence[SweepPoint]
+    batch: RunBatch,
+    key: Hashable,
+    runs: SplitRuns,
+    points: Sequence[SweepPoint],
+    keep_log: bool = False,
 ) -> None:
-    """Add every point's runs to ``batch`` under ``(key, index)``."""
+    """Add every point's runs to ``batch`` under ``(key, index)`` (``keep_log``: with their
+    per-item logs, for the paired bootstrap)."""
     for i, point in enumerate(points):
-        batch.add((key, i), runs.specs(point.policy, point.kwargs))
+        batch.add((key, i), runs.specs(point.policy, point.kwargs, keep_log=keep_log))
 
 
 def sweep_frontier(

@@ -29,6 +29,7 @@ from agents.calibration import (
     grid_search,
     matched_quality_objective,
 )
+from cost_models.errors import require
 from experiments.runs import Executor, RunBatch, SplitRuns, policy_runs
 
 #: Extra edge-call shares close to always-edge. Matched quality is read at always-edge's
@@ -50,8 +51,20 @@ class ValidationRecord:
     records: list[dict[str, Any]]
 
 
+def require_validation(runs: SplitRuns) -> None:
+    """Raise unless ``runs`` are on the validation split: tuning on test (or train) would
+    make every reported test number optimistic (issue 14; ``tests/test_stats.py``)."""
+    split = runs.env.config.get("split")
+    require(
+        split == "validation",
+        f"tuning runs on split {split!r}: thresholds, alpha and theta are tuned on "
+        "'validation' only (test is for reporting, train for PPO)",
+    )
+
+
 def record_validation(executor: Executor, val: SplitRuns) -> ValidationRecord:
     """Run always-edge on validation: target quality and the recorded router inputs."""
+    require_validation(val)
     results = executor.map(val.specs("always_edge", {}, record_inputs=True))
     records = [rec for r in results for rec in r.router_inputs]
     return ValidationRecord(float(policy_runs(results).metrics["quality"]), records)
@@ -114,6 +127,7 @@ def tune(
 ) -> dict[str, TuningResult]:
     """Every family's grid on validation in one executor call; per family, the cheapest point
     that reaches ``target_quality`` (:func:`agents.calibration.matched_quality_objective`)."""
+    require_validation(val)
     batch = RunBatch()
     for name, cand in families.items():
         for i, params in enumerate(cand.grid):
