@@ -108,4 +108,48 @@ class Analytic(Policy):
             if not getattr(self.terms, t)
         ]
         suffix = f", off={'+'.join(off)}" if off else ""
-        return f"analytic(alpha={self.alpha:.3g}, theta={self.theta:.3g}{suffix})"
+        return f"{self.name}(alpha={self.alpha:.3g}, theta={self.theta:.3g}{suffix})"
+
+
+class AnalyticLoadBlind(Analytic):
+    """The analytic rule with a load-blind edge estimate: ``T_edge`` at the long-run mean
+    load (``info["estimate_load_blind"]``: the Markov chain's stationary mean utilisation, or
+    the mean report of a calibration run of the shared edge) instead of the observed one.
+    Everything else (semantic score, link, device, switching) as :class:`Analytic`. It says how
+    much of the analytic router's gain comes from knowing the load."""
+
+    name = "analytic_load_blind"
+
+    def score(self, info: Mapping[str, Any]) -> float:
+        estimate = info["estimate_load_blind"]
+        return float(
+            analytic_score(
+                float(info["semantic_p"]), estimate["device"], estimate["edge"], self.alpha,
+                self.terms,
+            )
+        )  # fmt: skip
+
+
+class LoadAwareSemanticBlind(Analytic):
+    """The analytic rule without the semantic score (``p`` replaced by 0.5): it routes on the
+    estimated latency difference alone, from the observed load, link and device state, with
+    the threshold ``theta`` trading edge calls for latency. Says how much of the gain needs
+    the scorer."""
+
+    name = "load_aware_semantic_blind"
+
+    def __init__(
+        self,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        communication: bool = True,
+        computation: bool = True,
+        switching: bool = True,
+        form: str = "auto",
+    ) -> None:
+        super().__init__(alpha, theta, False, communication, computation, switching, form)
+
+    def params(self) -> dict[str, Any]:
+        out = super().params()
+        out.pop("semantic")
+        return out

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from agents.analytic import Analytic
+from agents.analytic import Analytic, AnalyticLoadBlind, LoadAwareSemanticBlind
 from agents.arguments import check_policy_kwargs
 from agents.base import Policy
 from agents.baselines import (
@@ -26,7 +26,7 @@ from agents.hindsight import HindsightOptimal
 from agents.oracle import MyopicOracle, Oracle
 from agents.ppo import PPOPolicy
 from agents.ppo_conditioned import PPOConditioned
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import EdgeRouteError
 
 #: Policy name -> class (read-only), in the display order of result tables (the oracles last;
 #: ``oracle`` is the old name of ``myopic_oracle``, kept as an alias).
@@ -38,6 +38,8 @@ POLICY_REGISTRY: Mapping[str, type[Policy]] = MappingProxyType(
         "semantic_threshold": SemanticThreshold,
         "latency_greedy": LatencyGreedy,
         "analytic": Analytic,
+        "analytic_load_blind": AnalyticLoadBlind,
+        "load_aware_semantic_blind": LoadAwareSemanticBlind,
         "ppo": PPOPolicy,
         "ppo_conditioned": PPOConditioned,
         "myopic_oracle": MyopicOracle,

@@ -66,6 +66,8 @@ from envs.outcome import (
     reward_terms,
     served_info,
 )
+from envs.stateful import StatefulWorld
+from envs.stateful_config import STATEFUL_VALIDATORS, StatefulOptions, stateful_default_config
 from envs.tradeoff import draw_weights, prices
 from envs.world import ChannelModel
 
@@ -105,13 +107,17 @@ class EdgeRouteEnv(gym.Env):
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
-        """The full default configuration: the common keys (``envs.config``) updated with the
-        subclass's ``config_defaults``."""
-        return {**common_default_config(), **copy.deepcopy(cls.config_defaults)}
+        """The full default configuration: the common keys (``envs.config``) and the
+        stateful-world keys (``envs.stateful_config``), updated with the subclass's
+        ``config_defaults``."""
+        return {
+            **common_default_config(), **stateful_default_config(),
+            **copy.deepcopy(cls.config_defaults),
+        }  # fmt: skip
 
     @classmethod
     def config_validators(cls) -> dict[str, Validator]:
-        return {**COMMON_VALIDATORS, **cls.config_key_validators}
+        return {**COMMON_VALIDATORS, **STATEFUL_VALIDATORS, **cls.config_key_validators}
 
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None):
         super().__init__()
@@ -182,9 +188,10 @@ class EdgeRouteEnv(gym.Env):
         if obs_opts["embedding"] not in EMBEDDING_MODES:
             raise EdgeRouteError(f"observation.embedding must be one of {EMBEDDING_MODES}")
         self.trace = trace
+        self.stateful = StatefulOptions.from_config(cfg)
         self.data: PreparedSplit = prepare_split(
             trace, cfg["split"], obs_opts["embedding"], obs_opts["pca_dim"], self.multi_turn,
-            cfg["output_length"],
+            cfg["output_length"], world_slots=self.stateful.observation_slots,
         )  # fmt: skip
         longest = int(np.max(np.diff(self.data.dialogue_starts)))
         if not self.multi_turn and max(self.data.turn_index) > 0:
@@ -221,12 +228,18 @@ class EdgeRouteEnv(gym.Env):
         )
         self._slow_list = self.slowdown_per_level.tolist()
         self._queue_list = self.queue_per_level_s.tolist()
+        # The load-blind estimate (info["estimate_load_blind"]): the long-run mean utilisation
+        # of the chain in place of the current level.
+        mean_u = float(self.load_chain.stationary_distribution() @ levels)
+        self.blind_slowdown = float(decode_slowdown(mean_u))
+        self.blind_queue_s = float(queue_delay_s(mean_u, float(sc.edge_queue_service_s)))
         # Per row: the predicted output tokens of each side and the edge answer's bits.
         self._pred_out = self.data.predicted_output_tokens
         self._pred_out_list = (self._pred_out[0].tolist(), self._pred_out[1].tolist())
         self._pred_down_bits_arr = np.asarray(link.text_payload_bits(self._pred_out[1]))
         self._pred_down_bits = self._pred_down_bits_arr.tolist()
         self.costs = self._row_costs()
+        self.world = self._stateful_world() if self.stateful.active else None
         c = self.costs
         # Per row, for the scalar (multi-turn) path: the first-turn costs as Python floats.
         self._fresh = list(
@@ -274,6 +287,17 @@ class EdgeRouteEnv(gym.Env):
             answer_bits=np.asarray(link.text_payload_bits(out_e)),
         )
 
+    def _stateful_world(self) -> StatefulWorld:
+        """The stateful world: other users' request sizes are the TRAIN split's rows of
+        the same trace (prompt + history to prefill, the edge model's answer)."""
+        frame = self.trace.frame
+        train = frame[frame["split"] == "train"]
+        prompt = (train["prompt_tokens"] + train["history_tokens"]).to_numpy(np.int64)
+        output = np.maximum(train["output_tokens_large"].to_numpy(np.int64), 1)
+        cm = self.channel_model
+        return StatefulWorld(self.stateful, self.scenario, cm.access_latency_s,
+                             cm.outage_penalty_s, prompt, output)  # fmt: skip
+
     # ------------------------------------------------------------------ episode hooks
 
     def _max_steps(self) -> int:
@@ -287,7 +311,9 @@ class EdgeRouteEnv(gym.Env):
     def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
         """``((device, edge), estimate, observation)`` of the pending query ``self._k``: the
         realised outcome of each action, the router's estimate and what the agent observes
-        (fresh objects; no change to the world)."""
+        (fresh objects; no change to the world). It also sets ``self._estimate_blind``: the
+        same estimate with the edge load at its long-run mean (``info["estimate_load_blind"]``,
+        the load-blind baseline's input)."""
         raise NotImplementedError
 
     def _advance(self, served: Outcome) -> None:
@@ -313,7 +339,7 @@ class EdgeRouteEnv(gym.Env):
         pending = self._pending
         return add_pending_info(
             info, self.data.semantic_p[pending[0].row], self._estimate, pending,
-            self._pending_rewards,
+            self._pending_rewards, self._estimate_blind,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -400,7 +426,8 @@ class EdgeRouteEnv(gym.Env):
         self._pending, self._estimate, self._obs = pending, estimate, obs
         self._pending_rewards = rewards
         return obs, reward, False, False, add_pending_info(
-            info, self.data.semantic_p[pending[0].row], estimate, pending, rewards
+            info, self.data.semantic_p[pending[0].row], estimate, pending, rewards,
+            self._estimate_blind,
         )
 
     def _action(self, action: Any) -> int:

@@ -133,9 +133,11 @@ def prepare_split(
     pca_dim: int,
     multi_turn: bool,
     output_length: str = "predicted",
+    world_slots: bool = False,
 ) -> PreparedSplit:
-    """Flatten ``split`` of ``trace`` for the environment (memoised per trace object)."""
-    key = (id(trace), split, embedding_mode, pca_dim, multi_turn, output_length)
+    """Flatten ``split`` of ``trace`` for the environment (memoised per trace object);
+    ``world_slots`` appends ``envs.observation.WORLD_SLOTS`` to the observation layout."""
+    key = (id(trace), split, embedding_mode, pca_dim, multi_turn, output_length, world_slots)
     hit = _PREP_MEMO.get(key)
     if hit is not None and hit[0] is trace:
         return hit[1]
@@ -181,7 +183,7 @@ def prepare_split(
         raise EdgeRouteError("trace rows need prompt_tokens >= 1")
     turn = sub["turn_index"].to_numpy(np.int64)
     sp = np.clip(np.asarray(trace.semantic_p, dtype=np.float64)[row_pos], 0.0, 1.0)
-    layout = ObservationLayout(emb.shape[1])
+    layout = ObservationLayout(emb.shape[1], world=world_slots)
     static = layout.static(emb, sp, prompt, pred, turn)
     dialogue = sub["dialogue_id"].to_numpy().astype(str)
     if multi_turn:

@@ -7,12 +7,15 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from cost_models import energy
 from cost_models.errors import EdgeRouteError
 from cost_models.kv_cache import edge_retention_probability_float
 from cost_models.link import text_payload_bits_float, transmit_time_float_s
 from cost_models.router_cost import terms_from_parts
+from envs import stateful_step
 from envs.base import EdgeRouteEnv
 from envs.config import Validator, positive_int
+from envs.device_turn import DeviceTurnCosts
 from envs.load_path import LoadPath, load_jumps_for, seed_from_uniform
 from envs.outcome import SIDES, Outcome, outcome_from_fields, reward_function
 from envs.traces.mt_eval_quality import HistoryAuthors
@@ -40,7 +43,7 @@ class HindsightProblem(NamedTuple):
     restore: Any
 
 
-class MultiTurnEnv(EdgeRouteEnv):
+class MultiTurnEnv(DeviceTurnCosts, EdgeRouteEnv):
     """
     ## Description
 
@@ -192,6 +195,10 @@ class MultiTurnEnv(EdgeRouteEnv):
         self._authors.reset()
         self._t = 0.0
         self._edge_last_s = 0.0
+        self._edge_believed = 0  # the edge prefix the device believes cached (its last send)
+        if self.world is not None:
+            self.world.begin(rng.random(5).tolist(), self.channel.link, self.load, n)
+            self._t = self._edge_last_s = self.world.t0
         static = self.data.static_obs
         if rows[-1] - rows[0] == n - 1:  # contiguous rows (one dialogue): a slice
             self._obs_all = static[rows[0] : rows[-1] + 1].copy()
@@ -211,6 +218,8 @@ class MultiTurnEnv(EdgeRouteEnv):
         turn after a think time; the edge keeps or drops its cache over the idle gap."""
         k = self._k
         t_done = served.time_s
+        if self.world is not None:
+            stateful_step.commit(self, served)
         if served.action == 1:
             self._edge_last_s = t_done
         if k >= self._n_steps:
@@ -222,6 +231,8 @@ class MultiTurnEnv(EdgeRouteEnv):
             # The KV state carries to the next turn of this dialogue, and so does its history.
             a, r = served.action, served.row
             kv.grow(SIDES[a], self.data.prompt_tokens[r], self.data.output_tokens[a][r])
+            if a == 1:
+                self._edge_believed = kv.total_tokens
             q = self.data.quality
             self._authors.served(served.quality, q[0][r], q[1][r])
         t = self._t = t_done + self._think[k - 1]
@@ -229,11 +240,17 @@ class MultiTurnEnv(EdgeRouteEnv):
             kv.reset()
             self._authors.reset()
             self._last = -1
+            self._edge_believed = 0
         elif kv.cached_tokens["edge"] > 0:
-            # Edge retention over the idle gap before turn k (one uniform per turn in CRN).
+            # Edge retention over the idle gap before turn k (one uniform per turn in CRN),
+            # at the server's load then (the shared server's KV-pool use, or the chain's).
+            if self.world is not None and self.world.server is not None:
+                self.world.advance_to(t)
+                load_now = self.world.server.load_sample().kv_usage
+            else:
+                load_now = self.load_chain.levels[self.load.level(t)]
             p = edge_retention_probability_float(
-                t - self._edge_last_s if t > self._edge_last_s else 0.0,
-                self.load_chain.levels[self.load.level(t)],
+                t - self._edge_last_s if t > self._edge_last_s else 0.0, load_now
             )
             u = self._retention_u[k] if self._crn else float(self._lazy_rng.random())
             if not u < p:
@@ -243,6 +260,8 @@ class MultiTurnEnv(EdgeRouteEnv):
         """Both outcomes of the pending turn at the current clock, channel, load and KV state,
         the router's estimate, and the observation (this episode's row of the turn: its static
         slots, then the dynamic state)."""
+        if self.world is not None:
+            return stateful_step.multi_turn_pending(self)
         d = self.data
         r = self._rows[self._k]
         t = self._t
@@ -257,20 +276,14 @@ class MultiTurnEnv(EdgeRouteEnv):
         slow = self._slow_list[lv]
         queue_s = self._queue_list[lv]
         L = d.prompt_tokens[r]
-        out_d = d.output_tokens[0][r]
-        cap = self.device_capacity_tokens
-        roof_d, roof_e = self._roof
-        pred_d, pred_e = self._pred_out_list[0][r], self._pred_out_list[1][r]
+        roof_e = self._roof[1]
+        pred_e = self._pred_out_list[1][r]
         if H == 0:
             # First turn: nothing cached, costs precomputed per row.
             cd = ce = 0
-            pf_d, dec_d, dec_d_pred, pf_e, dec_e, dec_e_pred = self._fresh[r]
-            base_pf_d, base_pf_e = pf_d, pf_e
-            rec_d = 0
-            if L + out_d > cap:  # the prompt alone overflows the device: window rule
-                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
-                    0, L, out_d, cap, pred_d
-                )
+            pf_e, dec_e, dec_e_pred = self._fresh[r][3:]
+            base_pf_e = pf_e
+            pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self.device_costs(0, 0, r)
             up_tokens = L
             up_bits = self._prompt_bits[r]
             up_s = base_up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
@@ -279,18 +292,7 @@ class MultiTurnEnv(EdgeRouteEnv):
             cd = cached["device"]
             ce = cached["edge"]
             ctx = H + L
-            if ctx + out_d > cap:
-                # Past the device's KV capacity: it keeps and recomputes a window of history
-                # (cost_models.device_memory.device_turn).
-                pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self._device_window(
-                    H, L, out_d, cap, pred_d
-                )
-            else:
-                pf_d = roof_d.prefill_s(H - cd + L, cd)
-                dec_d = roof_d.decode_s(ctx, out_d)
-                dec_d_pred = roof_d.decode_s(ctx, pred_d)
-                base_pf_d = pf_d if cd == H else roof_d.prefill_s(L, H)
-                rec_d = H - cd
+            pf_d, dec_d, dec_d_pred, base_pf_d, rec_d = self.device_costs(H, cd, r)
             up_tokens = H - ce + L
             up_bits = text_payload_bits_float(up_tokens)
             up_s = transmit_time_float_s(up_bits, ul_bps, acc, pen)
@@ -314,22 +316,26 @@ class MultiTurnEnv(EdgeRouteEnv):
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
         last = self._last
-        q_small, q_large = d.quality[0][r], d.quality[1][r]
-        authors = self._authors
-        if authors.kappa:  # whose answers form the history (mt_eval)
-            q_d, q_e = authors.quality(0, q_small, q_large), authors.quality(1, q_small, q_large)
-        else:
-            q_d, q_e = q_small, q_large
-        device = outcome_from_fields(
-            (0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r)
-        )
+        q_d, q_e = self.turn_quality(r)
+        device = outcome_from_fields((
+            0, q_d, lat_d, (pf_d, dec_d), last == 1, rec_d, 0, 0.0, t + lat_d, r,
+            energy.compute_energy_j(lat_d),
+        ))  # fmt: skip
         edge = outcome_from_fields((
             1, q_e, lat_e, (up_s, queue_s, pf_e, dec_e, down_s), last == 0, H - ce,
             up_tokens, up_bits / 8.0, t + lat_e, r,
+            energy.edge_request_energy_j(up_bits, up_s, self._answer_bits[r], down_s,
+                                         queue_s + pf_e + dec_e),
         ))  # fmt: skip
+        down_pred_s = transmit_time_float_s(self._pred_down_bits[r], dl_bps, acc, pen)
         estimate = terms_from_parts(
             pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, queue_s, pf_e, base_pf_e, dec_e_pred,
-            transmit_time_float_s(self._pred_down_bits[r], dl_bps, acc, pen),
+            down_pred_s,
+        )  # fmt: skip
+        # Load-blind: the same estimate at the chain's long-run mean utilisation.
+        self._estimate_blind = terms_from_parts(
+            pf_d, base_pf_d, dec_d_pred, up_s, base_up_s, self.blind_queue_s, pf_e, base_pf_e,
+            dec_e_pred / slow * self.blind_slowdown, down_pred_s,
         )  # fmt: skip
         obs = self._obs_all[self._k]
         self.data.layout.write_state(
@@ -340,23 +346,6 @@ class MultiTurnEnv(EdgeRouteEnv):
             obs, estimate["device"]["total_s"], estimate["edge"]["total_s"]
         )
         return (device, edge), estimate, obs
-
-    def _device_window(
-        self, H: int, L: int, out: int, cap: int, pred: float
-    ) -> tuple[float, float, float, float, int]:
-        """Device costs past the KV capacity: ``cost_models.device_memory.device_turn``'s
-        window (the most recent ``cap - L - out`` history tokens, recomputed; a prompt that
-        alone does not fit keeps its last ``cap - out`` tokens), on the scalar roofline.
-        Returns (prefill, decode, predicted decode, prefill as if the window were cached,
-        recomputed tokens)."""
-        kept = cap - L - out if cap > L + out else 0
-        new = L if cap - out >= L else (cap - out if cap > out else 0)
-        roof = self._roof[0]
-        ctx = kept + new
-        return (
-            roof.prefill_s(ctx, 0), roof.decode_s(ctx, out), roof.decode_s(ctx, pred),
-            roof.prefill_s(new, kept), kept,
-        )  # fmt: skip
 
     # ------------------------------------------------------------------ hindsight bound
 
@@ -388,6 +377,12 @@ class MultiTurnEnv(EdgeRouteEnv):
         """
         if not self._episode_ready:
             raise EdgeRouteError("hindsight_problem needs a pending turn: reset() first")
+        if self.world is not None:
+            raise EdgeRouteError(
+                "hindsight_problem needs a world that does not depend on the actions: turn the "
+                "stateful-world features off (shared_edge, load/channel observation, trace link, "
+                "thermal, attachments; envs.stateful_config)"
+            )
         if not self._crn:
             raise EdgeRouteError(
                 "hindsight_problem needs config['common_random_numbers'] = True: without it "

@@ -129,8 +129,26 @@ SCALAR_SLOTS: tuple[tuple[str, float, float, str], ...] = (
         "the reward's price of an edge call (-reward_weights.edge_call), clipped",
     ),
 )
+#: Upper bound of the ``log1p_*_age_s`` slots: log1p(1e4 s) ~ 9.2 (older, or never: clipped).
+AGE_SLOT_MAX: float = float(np.log1p(1e4))
+
+#: Slots appended when a stateful-world feature is on (``envs.stateful_config``): what a phone
+#: can read. In that mode the link slots hold the device's rate ESTIMATES (SNR slots 0 unless
+#: the channel estimate is exact on the SNR link) and ``edge_utilisation`` the observed load
+#: (the reported KV use of a shared edge, the reported utilisation of the Markov edge).
+WORLD_SLOTS: tuple[tuple[str, float, float, str], ...] = (
+    ("reported_kv_usage", 0.0, 1.0, "edge KV-pool use in the newest load report (shared edge)"),
+    ("reported_batch_fill", 0.0, 1.0, "edge running sequences / max_num_seqs, as reported"),
+    ("log1p_reported_waiting", 0.0, LOG_TOKENS_MAX, "log1p of the requests waiting, as reported"),
+    ("log1p_load_report_age_s", 0.0, AGE_SLOT_MAX, "log1p of the load report's age (s)"),
+    ("log1p_rate_estimate_age_s", 0.0, AGE_SLOT_MAX, "log1p of the rate estimate's age (s)"),
+    ("device_heat", 0.0, 1.0, "device heat (0 cold, 1 throttled steady state), as the OS reads"),
+    ("device_speed", 0.0, 1.0, "device speed as a fraction of its cold peak (throttling)"),
+    ("battery_fraction", 0.0, 1.0, "battery left (fraction), after this episode's energy"),
+)
+
 #: Name -> meaning of every scalar slot.
-SLOT_DOCS: dict[str, str] = {name: doc for name, _, _, doc in SCALAR_SLOTS}
+SLOT_DOCS: dict[str, str] = {name: doc for name, _, _, doc in SCALAR_SLOTS + WORLD_SLOTS}
 #: Name -> index within the scalar block.
 SCALAR_INDEX: dict[str, int] = {name: i for i, (name, _, _, _) in enumerate(SCALAR_SLOTS)}
 
@@ -140,19 +158,21 @@ class ObservationLayout:
     """Slot positions and bounds of an observation with ``embedding_dim`` embedding slots
     followed by :data:`SCALAR_SLOTS`, and the writers of every slot."""
 
-    def __init__(self, embedding_dim: int) -> None:
+    def __init__(self, embedding_dim: int, world: bool = False) -> None:
         k = self.embedding_dim = int(embedding_dim)
+        slots = SCALAR_SLOTS + (WORLD_SLOTS if world else ())
+        self.world = bool(world)
         self.names: list[str] = [f"embedding_{i}" for i in range(k)] + [
-            name for name, *_ in SCALAR_SLOTS
+            name for name, *_ in slots
         ]
-        self.low = np.asarray(
-            [-EMBEDDING_CLIP] * k + [lo for _, lo, _, _ in SCALAR_SLOTS], dtype=np.float32
-        )
-        self.high = np.asarray(
-            [EMBEDDING_CLIP] * k + [hi for _, _, hi, _ in SCALAR_SLOTS], dtype=np.float32
-        )
+        self.low = np.asarray([-EMBEDDING_CLIP] * k + [lo for _, lo, _, _ in slots],
+                              dtype=np.float32)  # fmt: skip
+        self.high = np.asarray([EMBEDDING_CLIP] * k + [hi for _, _, hi, _ in slots],
+                               dtype=np.float32)  # fmt: skip
         #: Slot name -> position in the observation.
-        self.index: dict[str, int] = {name: k + i for name, i in SCALAR_INDEX.items()}
+        self.index: dict[str, int] = {name: k + i for i, (name, *_) in enumerate(slots)}
+        if world:
+            self._world = slice(self.index["reported_kv_usage"], self.index["battery_fraction"] + 1)
         i = self.index
         self._history = i["log1p_history_tokens"]
         #: The dynamic slots written as one run: uplink SNR .. last model (edge).
@@ -281,6 +301,28 @@ class ObservationLayout:
             1.0 if last == 0 else 0.0,
             1.0 if last == 1 else 0.0,
         )
+
+
+    def write_world(
+        self,
+        obs_row: np.ndarray,
+        kv_usage: float,
+        batch_fill: float,
+        waiting: float,
+        load_age_s: float,
+        rate_age_s: float,
+        heat: float,
+        speed: float,
+        battery: float,
+    ) -> None:
+        """Write the :data:`WORLD_SLOTS` of one observation (clipped to their bounds)."""
+        log1p = math.log1p
+        clip01 = lambda x: 0.0 if not x > 0.0 else (1.0 if x > 1.0 else x)  # noqa: E731
+        age = lambda a: AGE_SLOT_MAX if not a < 1e4 else log1p(max(a, 0.0))  # noqa: E731
+        obs_row[self._world] = (
+            clip01(kv_usage), clip01(batch_fill), min(log1p(max(waiting, 0.0)), LOG_TOKENS_MAX),
+            age(load_age_s), age(rate_age_s), clip01(heat), clip01(speed), clip01(battery),
+        )  # fmt: skip
 
 
 def _cache_dir() -> Path:

@@ -46,16 +46,19 @@ REWARD_TERM_SOURCE: dict[str, str] = {
     "latency": "out.latency_s",
     "edge_call": "out.action * 1.0",
     "switch": "out.switched * 1.0",
+    "energy": "out.energy_j",
 }
 #: The reward terms, in the order of the weighted sum (the weights dict has these keys).
 REWARD_TERMS: tuple[str, ...] = tuple(REWARD_TERM_SOURCE)
 #: Default weight per term (signs are in the weights): quality in [0, 1], latency in seconds,
-#: edge_call and switch in {0, 1}.
+#: edge_call and switch in {0, 1}, energy in joules of the device (compute on the device, the
+#: radio for the edge path: cost_models.energy; modelled), off by default.
 DEFAULT_REWARD_WEIGHTS: dict[str, float] = {
     "quality": 1.0,
     "latency": -0.1,
     "edge_call": -0.05,
     "switch": 0.0,
+    "energy": 0.0,
 }
 
 
@@ -82,6 +85,9 @@ class Outcome(NamedTuple):
     time_s: float
     #: Row of the environment's trace split that was served.
     row: int
+    #: Device energy (J): on-device compute, or the radio for the edge path
+    #: (``cost_models.energy``; modelled).
+    energy_j: float = 0.0
 
 
 def records(cls: type[tuple], rows: Any) -> list:
@@ -91,7 +97,7 @@ def records(cls: type[tuple], rows: Any) -> list:
 
 
 #: ``Outcome._make(fields)`` for the per-step path: a C-level call instead of a Python one
-#: (``fields`` must be the ten fields in order).
+#: (``fields`` must be the eleven fields in order).
 outcome_from_fields: Callable[[tuple], Outcome] = partial(tuple.__new__, Outcome)
 
 
@@ -144,7 +150,8 @@ def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str,
     the parts of ``out.latency`` by their ``LATENCY_PARTS`` names plus ``total_s`` (written
     out per side: this runs every step)."""
     # (Unpacked by field order: attribute access costs more than this on the per-step path.)
-    action, quality, latency_s, parts, switched, recomputed, up_tokens, up_bytes, time_s, _ = out
+    (action, quality, latency_s, parts, switched, recomputed, up_tokens, up_bytes, time_s, _,
+     energy_j) = out
     benchmark, dialogue_id, turn_index = meta
     if action:
         up, queue, prefill, decode, down = parts
@@ -169,6 +176,7 @@ def served_info(out: Outcome, terms: dict[str, Any], meta: RowMeta) -> dict[str,
         "dialogue_id": dialogue_id,
         "turn_index": turn_index,
         "time_s": time_s,
+        "energy_j": energy_j,
     }
 
 
@@ -178,12 +186,16 @@ def add_pending_info(
     estimate: dict[str, dict[str, float]],
     outcomes: tuple[Outcome, Outcome],
     rewards: tuple[float, float],
+    estimate_load_blind: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    """Add the pending query's keys to ``info``: ``semantic_p``, the router's ``estimate`` and
-    the ``hindsight`` (the realised outcome of each action, as ``step`` will return it)."""
+    """Add the pending query's keys to ``info``: ``semantic_p``, the router's ``estimate``, the
+    same estimate with the edge load replaced by its long-run mean (``estimate_load_blind``,
+    the input of the load-blind baseline) and the ``hindsight`` (the realised outcome of each
+    action, as ``step`` will return it)."""
     device, edge = outcomes
     info["semantic_p"] = semantic_p
     info["estimate"] = estimate
+    info["estimate_load_blind"] = estimate_load_blind
     info["hindsight"] = {
         "quality": [device.quality, edge.quality],
         "latency_s": [device.latency_s, edge.latency_s],

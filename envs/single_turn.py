@@ -6,8 +6,10 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from cost_models import energy
 from cost_models.link import transmit_time_array_s
 from cost_models.router_cost import terms_from_parts
+from envs import stateful_step
 from envs.base import EdgeRouteEnv, RowCosts
 from envs.config import Validator, positive_int
 from envs.load_path import LoadPath, load_jumps_for
@@ -39,6 +41,15 @@ class QueryCosts(NamedTuple):
     device_decode_predicted_s: float
     edge_decode_predicted_s: float
     downlink_predicted_s: float
+    #: Device joules of each action (``cost_models.energy``; modelled).
+    device_energy_j: float
+    edge_energy_j: float
+    #: The edge's predicted decode at the load chain's long-run mean (load-blind estimate).
+    edge_decode_predicted_blind_s: float
+
+
+#: The predicted parts of the router's estimate in :class:`QueryCosts` (``<part>_predicted_s``).
+_PREDICTED: tuple[str, ...] = ("device_decode", "edge_decode", "downlink")
 
 
 class SingleTurnEnv(EdgeRouteEnv):
@@ -191,12 +202,17 @@ class SingleTurnEnv(EdgeRouteEnv):
         down_s = transmit_time_array_s(c.answer_bits, down_bps, acc, pen)
         lat_d = pf_d + dec_d
         lat_e = up_s + queue_s + pf_e + dec_e + down_s
+        energy_d = energy.compute_energy_j(lat_d)
+        energy_e = energy.edge_request_energy_j(
+            c.prompt_bits, up_s, c.answer_bits, down_s, queue_s + pf_e + dec_e
+        )
         # One row per query, columns in QueryCosts order (_pending_query unpacks a row).
         self._table = np.column_stack(
             QueryCosts(
                 arrive, q_d, pf_d, dec_d, lat_d, q_e, up_s, queue_s, pf_e, dec_e, down_s,
                 lat_e, c.device_decode_predicted_s, c.edge_decode_predicted_s * slow,
                 transmit_time_array_s(self._pred_down_bits_arr[rows], dl_bps, acc, pen),
+                energy_d, energy_e, c.edge_decode_predicted_s * self.blind_slowdown,
             )
         )  # fmt: skip
         self._rows = rows.tolist()
@@ -210,6 +226,7 @@ class SingleTurnEnv(EdgeRouteEnv):
             np.array([False, True])[None, :, None], 0,
             edge_call * self._prompt_tokens_arr[rows], edge_call * (c.prompt_bits / 8.0),
             arrive + np.stack((lat_d, lat_e))[:, None, :], rows,
+            np.stack((energy_d, energy_e))[:, None, :],
         )  # fmt: skip
         self._episode_rewards = self.reward_of(both).tolist()
 
@@ -220,33 +237,45 @@ class SingleTurnEnv(EdgeRouteEnv):
         layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         # The router's estimate of every query (the same terms _pending_query hands the
         # analytic rule), as observation slots.
-        pred = self._table[:, -3:].T  # device decode, edge decode (slowed), downlink: predicted
+        # Device decode, edge decode (slowed), downlink: the predicted columns, by name.
+        fields = QueryCosts._fields
+        pred = self._table[:, [fields.index(f"{p}_predicted_s") for p in _PREDICTED]].T
         est = terms_from_parts(pf_d, pf_d, pred[0], up_s, up_s, queue_s, pf_e, pf_e, *pred[1:])
         layout.write_estimates(obs, est["device"]["total_s"], est["edge"]["total_s"])
         self._obs_all = obs
         self._n_steps = n
+        if self.world is not None:
+            self.world.begin(rng.random(5).tolist(), self.channel.link, self.load, n)
 
     def _pending_query(self) -> tuple[tuple[Outcome, Outcome], dict, np.ndarray]:
+        if self.world is not None:
+            return stateful_step.single_turn_pending(self)
         k = self._k
         r = self._rows[k]
         last = self._last
         # The QueryCosts fields of query k, unpacked in their order.
         (
             arrive_s, q_d, prefill_d, decode_d, latency_d, q_e, up, queue, prefill_e, decode_e,
-            down, latency_e, decode_d_pred, decode_e_pred, down_pred,
+            down, latency_e, decode_d_pred, decode_e_pred, down_pred, energy_d, energy_e,
+            decode_e_pred_blind,
         ) = self._table[k].tolist()  # fmt: skip
         device = outcome_from_fields((
             0, q_d, latency_d, (prefill_d, decode_d), last == 1, 0, 0, 0.0, arrive_s + latency_d,
-            r,
+            r, energy_d,
         ))  # fmt: skip
         edge = outcome_from_fields((
             1, q_e, latency_e, (up, queue, prefill_e, decode_e, down), last == 0, 0,
-            self.data.prompt_tokens[r], self._prompt_bytes[r], arrive_s + latency_e, r,
+            self.data.prompt_tokens[r], self._prompt_bytes[r], arrive_s + latency_e, r, energy_e,
         ))  # fmt: skip
         # Nothing is cached in single-turn: the "base" parts are the real ones.
         estimate = terms_from_parts(
             prefill_d, prefill_d, decode_d_pred, up, up, queue, prefill_e, prefill_e,
             decode_e_pred, down_pred,
+        )  # fmt: skip
+        # Load-blind: the same estimate at the chain's long-run mean utilisation.
+        self._estimate_blind = terms_from_parts(
+            prefill_d, prefill_d, decode_d_pred, up, up, self.blind_queue_s, prefill_e,
+            prefill_e, decode_e_pred_blind, down_pred,
         )  # fmt: skip
         # The observation: this episode's row k, returned once and never written again (a new
         # matrix is drawn at the next reset), with the layout's last-model one-hot.
@@ -256,8 +285,13 @@ class SingleTurnEnv(EdgeRouteEnv):
         return (device, edge), estimate, obs
 
     def _score(self, outcomes: tuple[Outcome, Outcome]) -> tuple[float, float]:
+        if self.world is not None:  # the world depends on the actions: no episode table
+            return super()._score(outcomes)
         rewards, k, last = self._episode_rewards, self._k, self._last
         return rewards[0][last == 1][k], rewards[1][last == 0][k]
 
     def _advance(self, served: Outcome) -> None:
-        """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened."""
+        """Open-loop arrivals: the next query arrives when it was drawn to, whatever happened
+        (with a stateful world, what was served changes the world: the shared server, heat)."""
+        if self.world is not None:
+            stateful_step.commit(self, served)

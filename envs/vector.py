@@ -65,6 +65,17 @@ class SingleTurnVectorEnv(VectorEnv):
                 "tradeoff_conditioning must be None here (use EdgeRoute/SingleTurn-v0)"
             )
         self._prices = prices(p.config["reward_weights"])
+        if p.stateful.active:
+            raise EdgeRouteError(
+                "the batched SingleTurnVectorEnv replays the default world only; this config "
+                "turns a stateful-world feature on (envs.stateful_config): use gym.make per "
+                "env, or envs.shared_vector.SharedEdgeVectorEnv for N users on one shared edge"
+            )
+        if p.config["reward_weights"].get("energy", 0.0) != 0.0:
+            raise EdgeRouteError(
+                "reward_weights['energy'] is not supported by the batched SingleTurnVectorEnv "
+                "(it does not model device energy); allowed: 0.0, or use gym.make per env"
+            )
         self.num_envs = num_envs
         self.config = p.config
         self.observation_names = p.observation_names

@@ -34,9 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import POLICY_REGISTRY, make_policy
+from envs.stateful_config import stateful_active
 from experiments import ppo_frontier
 from experiments.envfactory import describe_env
 from experiments.evaluate import SEED_STRIDE
+from experiments.load_baselines import (
+    LOAD_BASELINES,
+    baseline_comparison,
+    baseline_sweeps,
+    tune_load_baselines,
+)
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
@@ -184,6 +191,9 @@ def run_one_benchmark(
         f"{tuning.analytic.best['alpha']:.3g} theta {tuning.analytic.best['theta']:.4g} "
         f"({time.perf_counter() - t0:.0f} s)"
     )
+    baselines = tune_load_baselines(
+        executor, val, tuning.record, prof.sweep_points, prof.alpha_grid
+    )
 
     choices = validation_choices(
         executor,
@@ -207,7 +217,10 @@ def run_one_benchmark(
     # 3. + 4. test: every policy, seed and sweep point, common random numbers
     batch = RunBatch()
     multi = bool(described.multi_turn)
-    fixed = fixed_policies(tuning, multi)
+    # The hindsight bound needs a world the actions do not change (no stateful world).
+    bound = multi and not stateful_active(cfg)
+    fixed = fixed_policies(tuning, bound)
+    fixed.update({p: dict(baselines[p]["best"]) for p in LOAD_BASELINES})
     for name, kwargs in fixed.items():
         batch.add(name, test.specs(name, kwargs, keep_log=True))
     # PPO: every training seed on every eval seed; metrics pooled over training seeds.
@@ -218,6 +231,7 @@ def run_one_benchmark(
         "analytic": analytic_sweep(tuning.theta_grids),
         "random": random_sweep(prof.sweep_points),
         "ppo": [SweepPoint("ppo", {"model_dir": str(o.model_dir)}, f) for f, o in variants],
+        **baseline_sweeps(baselines),
     }
     if cond:
         sweep_plan[ppo_frontier.NAME] = ppo_frontier.conditioned_sweep(cond[0], tuning.theta_grids)
@@ -226,9 +240,9 @@ def run_one_benchmark(
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points, keep_log=True)
     hindsight_points = hindsight_sweep()
-    if multi:  # the hindsight frontier on the test episodes themselves (paired with the rest)
+    if bound:  # the hindsight frontier on the test episodes themselves (paired with the rest)
         add_sweep(batch, "hindsight", test, hindsight_points, keep_log=True)
-    if multi:
+    if bound:
         gap_runs = nonmyopic_runs(bench, cfg, prof)
         for name in ("myopic_oracle", "hindsight_optimal"):
             batch.add(("gap", name), gap_runs.specs(name, {}, keep_log=True))
@@ -237,14 +251,14 @@ def run_one_benchmark(
     paired = paired_section(
         done,
         {k: len(v) for k, v in sweep_plan.items()},
-        "hindsight" if multi else None,
+        "hindsight" if bound else None,
         len(hindsight_points),
         prof.pgr_levels,
         prof.bootstrap_reps,
         choices,
     )
 
-    order = policy_order(multi)
+    order = policy_order(bound)
     runs = {name: policy_runs(done[name]) for name in order}
     policy_metrics = {name: runs[name].metrics for name in order}
     sweeps = {k: sweep_frontier(done, k, points) for k, points in sweep_plan.items()}
@@ -252,7 +266,7 @@ def run_one_benchmark(
     # The tuned operating points belong to their frontiers too, and so do the two extremes
     # (threshold above every score = always-device, below every score = always-edge): the
     # calibrated grid reaches them on validation but not necessarily on test.
-    for name in WITH_EXTREMES:
+    for name in (*WITH_EXTREMES, *LOAD_BASELINES):
         sweeps[name] += [
             point_of(policy_metrics[n]) for n in (name, "always_device", "always_edge")
         ]
@@ -269,8 +283,13 @@ def run_one_benchmark(
         **{k: v for k, v in paired.items() if k != "hindsight"},
         "frontiers": {k: [point_dict(p) for p in v] for k, v in sweeps.items()},
         "hindsight": paired["hindsight"],
-        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if multi else {}),
+        **({"nonmyopic_gap": gap_section(done, hindsight_points)} if bound else {}),
         **conditioned,
+        "load_baselines": {
+            "vs_static": baseline_comparison(sweeps, policy_metrics, prof.pgr_levels),
+            "tuning": {p: {k: baselines[p][k] for k in ("best", "validation")}
+                       for p in LOAD_BASELINES},  # fmt: skip
+        },
         "tuning": {
             "validation_target_quality": tuning.target_quality,
             "semantic_threshold": tuning.semantic.best,

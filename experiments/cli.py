@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crossover",
     "benchmark",
     "ablate",
+    "load_delay",
     "sweep",
     "report",
     "tune-ppo",

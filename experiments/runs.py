@@ -250,7 +250,8 @@ def policy_runs(results: Sequence[EvalResult]) -> PolicyRuns:
 
 
 class InfoRecorder(Policy):
-    """Acts like ``inner`` and records the router inputs (``semantic_p``, ``estimate``)."""
+    """Acts like ``inner`` and records the router inputs (``semantic_p``, ``estimate``,
+    ``estimate_load_blind``)."""
 
     name = "info_recorder"
 
@@ -265,7 +266,8 @@ class InfoRecorder(Policy):
         self.inner.reset(seed)
 
     def act(self, obs: np.ndarray, info: Mapping[str, Any]) -> int:
-        self.records.append({"semantic_p": info["semantic_p"], "estimate": info["estimate"]})
+        self.records.append({"semantic_p": info["semantic_p"], "estimate": info["estimate"],
+                             "estimate_load_blind": info["estimate_load_blind"]})  # fmt: skip
         return self.inner.act(obs, info)
 
 

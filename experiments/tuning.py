@@ -151,6 +151,8 @@ class ValidationTuning:
     semantic_thresholds: list[float]
     analytic: TuningResult
     theta_grids: dict[float, list[float]]
+    record: ValidationRecord
+    """always-edge's validation run and the router inputs it recorded (for other families)"""
 
     def semantic_kwargs(self) -> dict[str, float]:
         """Arguments of the tuned SemanticThreshold."""
@@ -181,4 +183,5 @@ def tune_on_validation(
         semantic_thresholds=thresholds,
         analytic=best["analytic"],
         theta_grids=grids,
+        record=rec,
     )

@@ -29,6 +29,8 @@ POLICIES = {
     "semantic_threshold",
     "latency_greedy",
     "analytic",
+    "analytic_load_blind",
+    "load_aware_semantic_blind",
     "myopic_oracle",
     "ppo",
 }
@@ -145,6 +147,15 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
         assert len(sec["paper_claim"]["readings"]) == 4
         assert set(sec["tuned_per_target"]) == {"1", "0.8", "0.9", "0.95"}
         assert "ppo_minus_analytic_reward" in sec["equal_reward"]
+        # the load baselines are read on their frontiers exactly as Analytic is
+        at_target = sec["load_baselines"]["vs_static"]["1"]
+        for k in ("latency_reduction_pct", "edge_call_reduction_pct"):
+            got, want = at_target["analytic_vs_static"][k], sec["analytic_vs_static"][k]
+            assert (got is None and want is None) or got == pytest.approx(want)
+        for name in ("analytic_load_blind", "load_aware_semantic_blind"):
+            assert set(at_target[f"{name}_vs_static"]) == {
+                "latency_reduction_pct", "edge_call_reduction_pct"}
+            assert len(sec["frontiers"][name]) >= 3
         # RouteLLM's metrics per tunable policy; Random's sweep mixes the two extremes, so its
         # APGR is one half up to evaluation noise (the exact statistical check of Random is in
         # test_routellm_metrics).

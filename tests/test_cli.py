@@ -9,7 +9,8 @@ from experiments import cli
 
 def test_every_command_module_registers_its_command(capsys):
     parser = cli.build_parser()
-    for name in cli.COMMAND_MODULES:
+    for module in cli.COMMAND_MODULES:
+        name = module.replace("_", "-")  # module load_delay -> command load-delay
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0

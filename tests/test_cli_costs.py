@@ -164,6 +164,35 @@ def test_costs_shows_a_tradeoff_for_each_default_scenario(
     assert winners == {"device", "edge"}
 
 
+def test_costs_world_trace_link_and_shared_edge(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["costs", "--json", "--link", "trace:verizon-lte-short", "--at-s", "30",
+            "--prompt-tokens", "150", "--output-tokens", "60"]
+    alone = _json(capsys, [*base, "--users", "0"])["world"]
+    crowd = _json(capsys, [*base, "--users", "1500"])["world"]
+    for w in (alone, crowd):
+        e = w["edge"]
+        assert e["total_s"] == pytest.approx(e["uplink_s"] + e["queue_s"] + e["prefill_s"]
+                                             + e["decode_s"] + e["downlink_s"])
+        assert w["link"]["mode"] == "trace:verizon-lte-short" and not w["link"]["uplink_modelled"]
+    # 1,500 users at 1/30 req/s = 50 req/s overload the server: the query queues and decodes
+    # slower than on an otherwise idle server
+    assert crowd["shared_edge"]["report_at_send"]["running"] > 100
+    assert crowd["edge"]["queue_s"] + crowd["edge"]["decode_s"] > 2 * (
+        alone["edge"]["queue_s"] + alone["edge"]["decode_s"])
+    photo = _json(capsys, [*base, "--users", "0", "--attachment", "photo"])["world"]
+    assert photo["edge"]["uplink_s"] > 1.0 > alone["edge"]["uplink_s"]  # 3 MB on LTE
+    hot = _json(capsys, [*base, "--device-heat", "1.0"])["world"]
+    assert hot["device"]["total_s"] == pytest.approx(alone["device"]["total_s"] / 0.59, rel=0.02)
+
+
+def test_costs_world_table_and_bad_link(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["costs", "--link", "trace:5gophers-walking", "--users", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "stateful world" in out and "scaled downlink" in out and "energy (J)" in out
+    assert main(["costs", "--link", "trace:nope"]) == 2
+    assert "unknown link trace 'nope'" in capsys.readouterr().err
+    assert main(["costs", "--link", "wifi"]) == 2
+    assert "trace:<name>" in capsys.readouterr().err
 def test_history_sweep_table_shows_each_side_winning_somewhere(capsys) -> None:
     rows = _json(capsys, ["costs", "--json", "--history-tokens", "0,2000,8000,16000",
                           "--prompt-tokens", "150", "--output-tokens", "100"])  # fmt: skip

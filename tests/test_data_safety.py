@@ -268,7 +268,7 @@ def test_no_test_hard_codes_the_shared_mirror():
 def test_data_verify_hashes_the_mirror_and_the_built_traces(cache, tmp_path, run_cli):
     code, out, err = run_cli(["data", "verify", "--cache-dir", str(cache)])
     assert code == 0, err
-    assert "78/78 files of manifest.tsv match" in out and "sha256 in" in out
+    assert "93/93 files of manifest.tsv match" in out and "sha256 in" in out
     assert "built traces: 1 checked (mt_bench)" in out
     # a two-file manifest over a mirror with one altered file, and a corrupt built file
     raw = Path(os.environ["EDGEROUTE_RAW_DIR"])

@@ -14,10 +14,11 @@ from cost_models.errors import EdgeRouteError
 
 SYN = {"benchmark": "synthetic", "synthetic_size": 120, "episode_queries": 20}
 
-PENDING_KEYS = {"semantic_p", "estimate", "hindsight"}
+PENDING_KEYS = {"semantic_p", "estimate", "estimate_load_blind", "hindsight"}
 SERVED_KEYS = {
     "rewards", "latency", "latency_s", "quality", "model", "switched", "recomputed_tokens",
     "uplink_tokens", "uplink_bytes", "benchmark", "dialogue_id", "turn_index", "time_s",
+    "energy_j",
 }  # fmt: skip
 
 

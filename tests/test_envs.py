@@ -31,10 +31,11 @@ CONFIGS: dict[str, tuple[dict, str]] = {
 }
 ENV_IDS = list(envs.ENV_IDS)
 
-PENDING_KEYS = {"semantic_p", "estimate", "hindsight"}
+PENDING_KEYS = {"semantic_p", "estimate", "estimate_load_blind", "hindsight"}
 SERVED_KEYS = {
     "rewards", "latency", "latency_s", "quality", "model", "switched", "recomputed_tokens",
     "uplink_tokens", "uplink_bytes", "benchmark", "dialogue_id", "turn_index", "time_s",
+    "energy_j",
 }  # fmt: skip
 
 
@@ -96,6 +97,7 @@ def test_spaces_and_info_contract(env_id):
         assert reward == (
             w["quality"] * t["quality"] + w["latency"] * t["latency"]
             + w["edge_call"] * t["edge_call"] + w["switch"] * t["switch"]
+            + w["energy"] * t["energy"]
         )  # fmt: skip
         assert list(info["latency"]) == [*LATENCY_PARTS[action], "total_s"]
         parts = [v for k, v in info["latency"].items() if k != "total_s"]

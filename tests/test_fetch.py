@@ -29,11 +29,12 @@ def mirror(tmp_path: Path) -> Path:
 def test_manifest_lists_only_pinned_public_files() -> None:
     manifest = read_manifest()
     # 72 + MT-Eval (LICENSE and 4 raw_data files) + EvalTree Llama-3.1-Tulu-3-8B (issue 11)
-    assert len(manifest) == 78
+    # + 5 5Gophers and 10 Mahimahi files (link traces, issue 10)
+    assert len(manifest) == 93
     for entry in manifest.values():
         assert entry.url.startswith("https://raw.githubusercontent.com/")
         assert entry.commit in entry.url and len(entry.sha256) == 64
-        assert entry.license in ("MIT", "Apache-2.0")
+        assert entry.license in ("MIT", "Apache-2.0", "CC-BY-4.0(5Gophers)", "GPL-3.0-or-later")
 
 
 def test_shared_mirror_matches_manifest(tmp_path: Path) -> None:

@@ -30,9 +30,14 @@ def _slot(env, obs, name):
     return float(obs[env.unwrapped.observation_names.index(name)])
 
 
+#: A stateful world (issue 10): shared edge, delayed load reports; the slots follow its estimate.
+STATEFUL = {"edge_mode": "shared", "edge_users": 600, "load_observation": "reported"}
+
+
 @pytest.mark.parametrize("env_id", [SINGLE, MULTI])
-def test_estimate_slots_are_the_routers_estimate(env_id):
-    env = make_env(env_id, {**SYN, "split": "test"})
+@pytest.mark.parametrize("world", [{}, STATEFUL], ids=["default", "stateful"])
+def test_estimate_slots_are_the_routers_estimate(env_id, world):
+    env = make_env(env_id, {**SYN, "split": "test", **world})
     obs, info = env.reset(seed=3)
     for step in range(12):
         t_d = info["estimate"]["device"]["total_s"]

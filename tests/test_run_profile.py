@@ -50,7 +50,10 @@ def test_defaults_live_in_the_dataclass():
 def test_shipped_profiles_are_valid_and_resolve_to_specs():
     quick = load_run_profile(None, "quick")
     specs = {s.key: s for s in quick.specs()}
-    assert set(specs) == {"mmlu", "gsm8k", "mt_bench_101", "mt_eval", "long_sessions"}
+    assert set(specs) == {
+        "mmlu", "gsm8k", "mt_bench_101", "mt_eval", "long_sessions", "mmlu_shared_edge",
+        "mt_bench_101_shared_edge",
+    }  # fmt: skip
     assert specs["mmlu"].env_id == SINGLE
     # The profile's env_config for the env id is merged into each benchmark's config.
     assert specs["mmlu"].env_config == {"episode_queries": 200, "benchmark": "mmlu"}

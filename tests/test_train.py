@@ -153,4 +153,5 @@ def test_shipped_configs_load():
         assert cfg.ppo["policy"] == "MlpPolicy" and cfg.n_timesteps > 0
     for profile in ("quick", "full"):
         prof = load_run_profile(None, profile)
-        assert set(prof.benchmarks) >= {"mmlu", "gsm8k", "mt_bench_101"}
+        keys = {b if isinstance(b, str) else b.key for b in prof.benchmarks}
+        assert keys >= {"mmlu", "gsm8k", "mt_bench_101"}

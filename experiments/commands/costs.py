@@ -3,6 +3,12 @@
 Prints a readable table, or with ``--json`` one JSON object with nested ``device`` and ``edge``
 objects (``{"device": {"total_s": ...}, "edge": {...}, "uplink_bps": ...}``). Every number is
 our modelled reconstruction (roofline compute + 3GPP link budget), not a measurement.
+
+The stateful world (``--link trace:<name>``, ``--users N``, ``--attachment``,
+``--device-heat``): the query is sent ``--at-s`` seconds into a replayed link trace (5Gophers
+or Mahimahi), to a continuous-batching edge server shared with N other users, from a phone at
+a given heat; the JSON then has a ``world`` object (see ``experiments/world_costs.py``) and the
+table a second breakdown.
 """
 
 from __future__ import annotations
@@ -96,6 +102,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int_in(0, MAX_SEED), default=None,
                    help="draw a shadowing + fading realisation from this seed; without it the "
                    "median link (no shadowing, unit fading gain) is used")
+    from envs.traces.links import LINK_PRESETS
+
+    w = p.add_argument_group("stateful world (shared edge, link traces, heat, attachments)")
+    w.add_argument("--link", default="snr",
+                   help="snr (the link-budget model) or trace:<name>, name one of "
+                   f"{', '.join(LINK_PRESETS)}")
+    w.add_argument("--at-s", type=float, default=60.0,
+                   help="when the query is sent, seconds into the trace / server run")
+    w.add_argument("--users", type=int, default=None,
+                   help="other users sharing the edge server (continuous batching); "
+                   "default: the utilisation model of --edge-load")
+    w.add_argument("--user-rate-hz", type=float, default=1.0 / 30.0,
+                   help="requests per second of each other user (default 1/30)")
+    w.add_argument("--edge-share", type=float, default=1.0,
+                   help="fraction of the other users' requests sent to the edge (default 1)")
+    w.add_argument("--attachment", default="none",
+                   help="none, photo, photo_resized or document (sent with the prompt)")
+    w.add_argument("--device-heat", type=float, default=0.0,
+                   help="device heat in [0, 1] (1 = steady state of continuous generation)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -145,12 +170,25 @@ def _build(args: argparse.Namespace) -> dict[str, object]:
         require(args.seed >= 0, f"--seed must be >= 0, got {args.seed}")
         state = ChannelProcess(channel, np.random.default_rng(args.seed)).state
         link = f"random realisation, seed {args.seed}"
+    history = _token_list(args.history_tokens)[0]
     report = latency_report(
-        sc, args.prompt_tokens, args.output_tokens, _token_list(args.history_tokens)[0],
-        args.cached,
+        sc, args.prompt_tokens, args.output_tokens, history, args.cached,
         channel_state=state, utilisation=parse_utilisation(args.edge_load), channel=channel,
     )  # fmt: skip
     report["link"] = link
+    if (args.link != "snr" or args.users is not None or args.attachment != "none"
+            or args.device_heat != 0.0):  # fmt: skip
+        from experiments.world_costs import parse_link, world_report
+
+        cached = args.cached
+        report["world"] = world_report(
+            sc, args.prompt_tokens, args.output_tokens, history,
+            history if cached in ("edge", "both") else 0,
+            history if cached in ("device", "both") else 0,
+            parse_link(args.link), args.at_s, args.users or 0, args.user_rate_hz,
+            args.edge_share, 0 if args.seed is None else args.seed, args.attachment,
+            args.device_heat, state.uplink_bps, state.downlink_bps, channel.access_latency_s,
+        )  # fmt: skip
     return report
 
 
@@ -188,7 +226,48 @@ def _table(r: dict[str, object]) -> str:
         f"   device KV capacity {d['kv_capacity_tokens']:,} tokens",
         f"faster: {r['faster']}   (modelled: roofline + 3GPP link budget, not measured)",
     ]
+    if "world" in r:
+        lines += ["", *_world_table(r["world"])]
     return "\n".join(lines)
+
+
+def _world_table(w: dict[str, object]) -> list[str]:
+    ms = lambda x: f"{1000.0 * x:10.1f}"  # noqa: E731
+    lk, se, d, e = w["link"], w["shared_edge"], w["device"], w["edge"]
+    rep = se["report_at_send"]
+    est = se["estimate_from_report"]
+    lines = [
+        f"stateful world at t = {w['at_s']:.0f} s: link {lk['mode']}"
+        + (" (uplink modelled: scaled downlink)" if lk.get("uplink_modelled") else "")
+        + f", attachment {w['attachment']} ({w['attachment_bytes'] / 1e3:.0f} kB)",
+        f"  link in [t, t + 1 s): uplink {lk['uplink_rate_bps_now'] / 1e6:.2f} Mbit/s, downlink "
+        f"{lk['downlink_rate_bps_now'] / 1e6:.2f} Mbit/s"
+        + (f", median RTT {1000 * lk['median_rtt_s']:.0f} ms" if "median_rtt_s" in lk else ""),
+        f"  shared edge: {se['users']} other users x {se['user_rate_hz']:.3f} req/s, "
+        f"{se['edge_share']:.0%} offloaded ({se['request_rate_hz']:.2f} req/s); KV pool "
+        f"{se['kv_capacity_tokens']:,} tokens, max {se['max_num_seqs']} sequences",
+        f"  server at send: {rep['running']:.0f} running, {rep['waiting']:.0f} waiting, KV "
+        f"{rep['kv_usage']:.0%} used",
+        f"{'':18s}{'device':>24s}{'edge':>24s}",
+        f"{'uplink (ms)':18s}{'-':>24s}{ms(e['uplink_s']):>24s}",
+        f"{'queue (ms)':18s}{'-':>24s}{ms(e['queue_s']):>24s}",
+        f"{'prefill (ms)':18s}{'':>24s}{ms(e['prefill_s']):>24s}",
+        f"{'decode (ms)':18s}{'':>24s}{ms(e['decode_s']):>24s}",
+        f"{'compute (ms)':18s}{ms(d['total_s']):>24s}{'':>24s}",
+        f"{'downlink (ms)':18s}{'-':>24s}{ms(e['downlink_s']):>24s}",
+        f"{'total (ms)':18s}{ms(d['total_s']):>24s}{ms(e['total_s']):>24s}",
+        f"{'energy (J)':18s}{d['energy_j']:24.2f}{e['energy_j']:24.2f}",
+        f"  device heat {d['heat']:.2f}: speed {d['speed_fraction']:.0%} of cold; router's "
+        f"estimate of the edge server from the report: {ms(est['total_s']).strip()} ms",
+        f"faster: {w['faster']}   ({w['modelled']})",
+    ]
+    if "kv_migration" in w:
+        m = w["kv_migration"]
+        lines.insert(-1, f"  device KV of the {m['tokens']} history tokens "
+                     f"({m['bits'] / 8e6:.1f} MB): migrate over the downlink "
+                     f"{ms(m['migrate_s']).strip()} ms vs recompute "
+                     f"{ms(m['recompute_s']).strip()} ms")
+    return lines
 
 
 def _sweep(args: argparse.Namespace) -> int:
