@@ -120,8 +120,8 @@ def ablate_one(bench: BenchmarkSpec, opts: RunOptions, executor: Executor) -> di
     """Analytic and PPO variants on one benchmark; rows of metrics plus deltas."""
     prof = opts.profile
     cfg = {**bench.env_config, **opts.extra_env_config}
-    val = split_runs(bench, cfg, "validation", prof.tune_seeds, prof.budget)
-    test = split_runs(bench, cfg, "test", prof.seeds, prof.budget)
+    val = split_runs(bench, cfg, "validation", prof.tune_seeds, bench.budget(prof.budget))
+    test = split_runs(bench, cfg, "test", prof.seeds, bench.budget(prof.budget))
     t0 = time.perf_counter()
 
     # Validation: one record of always-edge calibrates every variant's grid; all grids at once.
@@ -140,7 +140,9 @@ def ablate_one(bench: BenchmarkSpec, opts: RunOptions, executor: Executor) -> di
     seed = prof.ppo_seeds[0]
     trained: list[TrainOutcome] = executor.map(
         [
-            train_spec(opts, bench, _slug(label), cfg, seed, prof.ppo_timesteps, groups)
+            train_spec(
+                opts, bench, _slug(label), cfg, seed, bench.timesteps(prof.ppo_timesteps), groups
+            )
             for label, groups in PPO_VARIANTS.items()
         ]
     )

@@ -91,9 +91,10 @@ def nonmyopic_runs(bench: BenchmarkSpec, cfg: Mapping[str, Any], prof: Any) -> S
     bound is exact. As many dialogues as the benchmark's episodes hold (at most 1,000 per
     seed)."""
     per_episode = int(cfg.get("dialogues_per_episode", 1))
-    episodes = min(prof.budget.episodes * per_episode, SEED_STRIDE)
+    own = bench.budget(prof.budget)
+    episodes = min(own.episodes * per_episode, SEED_STRIDE)
     one = {**cfg, "dialogues_per_episode": 1}
-    budget = EvalBudget(episodes, None, full_pass=prof.budget.full_pass)
+    budget = EvalBudget(episodes, None, full_pass=own.full_pass, pass_items=own.pass_items)
     return split_runs(bench, one, "test", prof.seeds, budget)
 
 
@@ -168,7 +169,9 @@ def plan_ppo(
             variant, seeds = f"ppo_latency_x{factor:g}", prof.ppo_seeds[:1]
         for seed in seeds:
             factors.append(factor)
-            specs.append(train_spec(opts, bench, variant, cfg, seed, prof.ppo_timesteps))
+            specs.append(
+                train_spec(opts, bench, variant, cfg, seed, bench.timesteps(prof.ppo_timesteps))
+            )
     return PPOPlan(tuple(factors), tuple(specs))
 
 
@@ -178,8 +181,8 @@ def run_one_benchmark(
     """Run the whole pipeline on one benchmark; returns (results section, plot data)."""
     prof, log = opts.profile, opts.log
     cfg = {**bench.env_config, **opts.extra_env_config}
-    val = split_runs(bench, cfg, "validation", prof.tune_seeds, prof.budget)
-    test = split_runs(bench, cfg, "test", prof.seeds, prof.budget)
+    val = split_runs(bench, cfg, "validation", prof.tune_seeds, bench.budget(prof.budget))
+    test = split_runs(bench, cfg, "test", prof.seeds, bench.budget(prof.budget))
     described = describe_env(bench.env_id, test.env.config, bench.key)
     t0 = time.perf_counter()
 

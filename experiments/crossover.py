@@ -62,8 +62,8 @@ def crossover_one(
         {"benchmark": "long_sessions", "document_tokens_mean": float(document_tokens_mean)},
     )
     cfg = {**prof.env_config.get(bench.env_id, {}), **bench.env_config, **opts.extra_env_config}
-    val = split_runs(bench, cfg, "validation", prof.tune_seeds, prof.budget)
-    test = split_runs(bench, cfg, "test", prof.seeds, prof.budget)
+    val = split_runs(bench, cfg, "validation", prof.tune_seeds, bench.budget(prof.budget))
+    test = split_runs(bench, cfg, "test", prof.seeds, bench.budget(prof.budget))
     rec = record_validation(executor, val)
     grids = {f: theta_grids(rec, prof.alpha_grid, prof.sweep_points, a) for f, a in FORMS.items()}
     tuned = tune(

@@ -52,16 +52,27 @@ def check_run_args(seeds: Sequence[int], episodes: int = 1, max_steps: int | Non
 
 #: Stream tag of the pass permutation (``pass_items``), so it never coincides with a reset seed.
 PASS_STREAM = 0x9A55
+#: Stream of the fixed item subset of a partial pass (``pass_items(subset=...)``).
+SUBSET_STREAM = 0x5B5E
 
 
-def pass_items(n_items: int, per_episode: int, seed: int) -> list[list[int]]:
+def pass_items(
+    n_items: int, per_episode: int, seed: int, subset: int | None = None
+) -> list[list[int]]:
     """The episodes of one evaluation pass of run ``seed``: every item of the split (query or
     dialogue) exactly once, in an order shuffled by ``seed``, cut into episodes of
     ``per_episode`` items (the last one shorter). The same for every policy (common random
-    numbers), so two policies' outcomes pair up item by item."""
+    numbers), so two policies' outcomes pair up item by item. ``subset``: the pass covers only
+    that many items, a fixed seeded choice (:data:`SUBSET_STREAM`, independent of ``seed``), so
+    every run seed passes over the same items."""
     require(n_items >= 1 and per_episode >= 1, f"pass of {n_items} items by {per_episode}")
-    order = np.random.default_rng([int(seed), PASS_STREAM]).permutation(n_items).tolist()
-    episodes = [order[i : i + per_episode] for i in range(0, n_items, per_episode)]
+    pool = np.arange(n_items)
+    if subset is not None and subset < n_items:
+        require(subset >= 1, f"a pass over subset = {subset!r} items: need >= 1")
+        pool = np.sort(np.random.default_rng([SUBSET_STREAM]).permutation(n_items)[:subset])
+    rng = np.random.default_rng([int(seed), PASS_STREAM])
+    order = pool[rng.permutation(len(pool))].tolist()
+    episodes = [order[i : i + per_episode] for i in range(0, len(order), per_episode)]
     require(
         len(episodes) <= SEED_STRIDE,
         f"a pass over {n_items} items in episodes of {per_episode} needs {len(episodes)} "

@@ -50,6 +50,7 @@ def conditioned_specs(
     steps = prof.ppo_conditioned_timesteps
     if steps is None:
         return []
+    steps = bench.timesteps(steps)
     ranges = dict(env_config.get("tradeoff_conditioning") or {})  # {}: envs.tradeoff defaults
     cfg = {
         **env_config,

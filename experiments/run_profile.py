@@ -38,6 +38,10 @@ class EvalBudget:
     full_pass: bool = False
     """one pass over the whole split instead (every item once, evaluate.pass_items; then
     ``episodes`` is ignored and ``max_steps`` must be None)"""
+    pass_items: int | None = None
+    """with ``full_pass``: the pass covers this many items of the split, a fixed seeded subset
+    that is the same for every run seed and policy (so runs still pair item by item); None:
+    every item"""
 
     def __post_init__(self) -> None:
         require(
@@ -56,9 +60,32 @@ class BenchmarkSpec:
     """Gymnasium id of the environment"""
     env_config: Mapping[str, Any] = field(default_factory=dict)
     """environment config overrides (a bare benchmark name gets {benchmark: name})"""
+    pass_items: int | None = None
+    """this workload's evaluation runs pass over only this many items of the split (a fixed
+    seeded subset, the same for every seed and policy, so the runs still pair), for a workload
+    whose steps are costly such as the shared edge's event simulator at ~15 ms a step; None:
+    the profile's budget"""
+    ppo_timesteps: int | None = None
+    """this workload's PPO steps per training run, every PPO variant included, at most the
+    profile's (None: the profile's)"""
+
+    def budget(self, profile_budget: EvalBudget) -> EvalBudget:
+        """The evaluation budget of this workload's runs."""
+        if self.pass_items is None:
+            return profile_budget
+        return EvalBudget(profile_budget.episodes, None, full_pass=True, pass_items=self.pass_items)
+
+    def timesteps(self, profile_timesteps: int) -> int:
+        """PPO steps of this workload's training runs."""
+        own = self.ppo_timesteps
+        return profile_timesteps if own is None else min(own, profile_timesteps)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "env_id": self.env_id, "env_config": dict(self.env_config)}
+        out = {"key": self.key, "env_id": self.env_id, "env_config": dict(self.env_config)}
+        for name in ("pass_items", "ppo_timesteps"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
 
 
 #: A profile's benchmark entry: a benchmark name (env id from ``envfactory.BENCHMARK_ENVS``)
@@ -365,7 +392,20 @@ def _entries(name: str, value: Any) -> tuple[BenchmarkEntry, ...]:
                 isinstance(spec.env_config, Mapping),
                 f"{name} entry {item!r}: env_config must be a mapping",
             )
-            out.append(BenchmarkSpec(spec.key, spec.env_id, dict(spec.env_config)))
+            if spec.pass_items is not None:
+                _int(f"{name} entry {spec.key!r}: pass_items", spec.pass_items, low=1)
+            if spec.ppo_timesteps is not None:
+                _int(f"{name} entry {spec.key!r}: ppo_timesteps", spec.ppo_timesteps, low=1,
+                     high=MAX_TIMESTEPS)  # fmt: skip
+            out.append(
+                BenchmarkSpec(
+                    spec.key,
+                    spec.env_id,
+                    dict(spec.env_config),
+                    spec.pass_items,
+                    spec.ppo_timesteps,
+                )  # fmt: skip
+            )
     keys = [_key(e) for e in out]
     require(len(set(keys)) == len(keys), f"{name} = {keys} repeats a benchmark key")
     return tuple(out)

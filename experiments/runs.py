@@ -157,7 +157,7 @@ def execute(spec: RunSpec, envs: EnvCache) -> RunResult:
     items = None
     if b.full_pass:
         base = env.unwrapped
-        items = pass_items(base.n_items, base.items_per_episode, spec.seed)
+        items = pass_items(base.n_items, base.items_per_episode, spec.seed, b.pass_items)
     log = run_policy(env, recorder or policy, spec.seed, b.episodes, b.max_steps, items)
     return EvalResult(
         spec=spec,
