@@ -1,8 +1,8 @@
 """Tables of the paired-bootstrap results: the headline with 95% CIs and the paper's claim.
 
 Rendered from ``results.json`` sections (the entries :mod:`experiments.matched_ci` writes), for
-the terminal, ``results.md`` and the README's headline block (:mod:`experiments.readme`): every
-number in them is read from results, none is typed in.
+the terminal, ``results.md`` and the README's results block
+(:mod:`experiments.readme_results`): every number in them is read from results, none is typed in.
 """
 
 from __future__ import annotations

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from cost_models.errors import EdgeRouteError
 from experiments.matched_ci import matched_with_ci
-from experiments.readme import BEGIN, END, main, update_readme
+from experiments.readme_results import ci_block
 from experiments.stats import draw_resamples
 from experiments.units import UnitTable
 
@@ -34,26 +31,15 @@ def results_fixture() -> dict:
     return {"meta": meta, "toy": {**sec, "quality_source": "measured"}}
 
 
-def test_update_readme_renders_the_numbers_of_the_results(tmp_path):
+def test_the_results_block_opens_with_the_ci_headline_and_the_paper_claim():
     results = results_fixture()
     expected = results["toy"]["analytic_vs_static"]["latency_reduction_pct"]
     assert expected == pytest.approx(40.0)  # 2.0 s -> 1.2 s at always-edge quality
-    rpath = tmp_path / "results.json"
-    rpath.write_text(json.dumps(results))
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# title\n\n{BEGIN}\nold typed-in numbers\n{END}\n\nrest\n")
-    assert main([str(rpath), str(readme)]) == 0
-    text = readme.read_text()
-    assert "old typed-in numbers" not in text and text.endswith("\n\nrest\n")
-    block = text.split(BEGIN)[1].split(END)[0]
-    assert f"{expected:+.1f}%" in block and "QUICK" in block and "static=always_edge" in block
+    block = "\n".join(ci_block(results))
+    assert f"{expected:+.1f}%" in block and "static=always_edge" in block
 
 
-def test_update_readme_needs_exactly_one_block(tmp_path):
-    rpath = tmp_path / "results.json"
-    rpath.write_text(json.dumps(results_fixture()))
-    readme = tmp_path / "README.md"
-    readme.write_text("no markers here\n")
-    with pytest.raises(EdgeRouteError, match="block"):
-        update_readme(readme, rpath)
-    assert main([str(rpath), str(readme)]) == 2
+def test_results_of_an_older_protocol_have_no_ci_block():
+    results = results_fixture()
+    del results["toy"]["analytic_vs_static"]
+    assert ci_block(results) == []
