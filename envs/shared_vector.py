@@ -30,9 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from cost_models import energy
 from cost_models.channel import mean_channel_state
@@ -49,6 +47,7 @@ from cost_models.thermal import (
 from envs.outcome import Outcome
 from envs.single_turn import SingleTurnEnv
 from envs.stateful import WARMUP_S
+from envs.vector import set_vector_spaces
 
 
 class SharedEdgeVectorEnv(VectorEnv):
@@ -61,13 +60,7 @@ class SharedEdgeVectorEnv(VectorEnv):
             raise EdgeRouteError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         cfg = {**(config or {}), "edge_mode": "shared"}
         self.proto = p = SingleTurnEnv(config=cfg)
-        self.num_envs = num_envs
-        self.config = p.config
-        self.observation_names = p.observation_names
-        self.single_observation_space = p.observation_space
-        self.single_action_space = spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
+        set_vector_spaces(self, p, num_envs)
         self.world = p.world
         d, c = p.data, p.costs
         self._static, self._layout = d.static_obs, d.layout

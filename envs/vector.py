@@ -47,6 +47,18 @@ from envs.world import lognormal_params
 MAX_LOAD_STEPS = 4096
 
 
+
+def set_vector_spaces(venv: VectorEnv, proto: SingleTurnEnv, num_envs: int) -> None:
+    """The attributes every batched env of ``num_envs`` routing users of ``proto`` exposes
+    (Gymnasium's VectorEnv contract): config, observation names, single and batched spaces."""
+    venv.num_envs = num_envs
+    venv.config = proto.config
+    venv.observation_names = proto.observation_names
+    venv.single_observation_space = proto.observation_space
+    venv.single_action_space = spaces.Discrete(2)
+    venv.observation_space = batch_space(venv.single_observation_space, num_envs)
+    venv.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
+
 class SingleTurnVectorEnv(VectorEnv):
     """N single-turn users as numpy arrays (see the module docstring)."""
 
@@ -76,13 +88,7 @@ class SingleTurnVectorEnv(VectorEnv):
                 "reward_weights['energy'] is not supported by the batched SingleTurnVectorEnv "
                 "(it does not model device energy); allowed: 0.0, or use gym.make per env"
             )
-        self.num_envs = num_envs
-        self.config = p.config
-        self.observation_names = p.observation_names
-        self.single_observation_space = p.observation_space
-        self.single_action_space = spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = spaces.MultiDiscrete(np.full(num_envs, 2))
+        set_vector_spaces(self, p, num_envs)
         d = p.data
         self._static = d.static_obs
         self._layout = d.layout
