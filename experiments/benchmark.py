@@ -47,7 +47,7 @@ from experiments.load_baselines import (
 from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
-from experiments.paired import paired_section
+from experiments.paired import NO_HINDSIGHT, paired_section
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
@@ -254,7 +254,7 @@ def run_one_benchmark(
     paired = paired_section(
         done,
         {k: len(v) for k, v in sweep_plan.items()},
-        "hindsight" if bound else None,
+        "hindsight" if bound else (NO_HINDSIGHT if stateful_active(cfg) else None),
         len(hindsight_points),
         prof.pgr_levels,
         prof.bootstrap_reps,

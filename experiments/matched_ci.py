@@ -96,7 +96,8 @@ def matched_with_ci(
     """The ``analytic_vs_static``, ``ppo_vs_analytic``, ``gap_closed_pct``, ``paper_claim`` and
     ``n_train_seeds`` entries of a benchmark section (see the module docstring).
 
-    ``families``: ``semantic_threshold``, ``analytic``, ``ppo`` and ``hindsight`` frontiers;
+    ``families``: ``semantic_threshold``, ``analytic``, ``ppo`` and (where a bound exists)
+    ``hindsight`` frontiers;
     ``device`` / ``edge``: always-device's and always-edge's tables (the quality targets and the
     always-edge reading of "static"). Level keys: ``"1"`` is always-edge's quality, the others
     fractions of the device -> edge quality gap.
@@ -117,6 +118,18 @@ def matched_with_ci(
 
     gap: dict[str, Any] = {}
     for t, k in enumerate(keys):
+        if "hindsight" not in at:  # no bound in a world the actions change
+            gap[k] = {
+                "target_quality": point_targets[t],
+                "gap_closed_pct": None,
+                "gap_closed_ci95": None,
+                "undefined_share": 1.0,
+                "latency_s": {
+                    **{n: _point(at[n][0, t, 0]) for n in ("analytic", "ppo")},
+                    "hindsight": None,
+                },
+            }
+            continue
         la, lp, lh = (at[n][:, t, 0] for n in ("analytic", "ppo", "hindsight"))
         with np.errstate(divide="ignore", invalid="ignore"):
             # Defined only where the hindsight frontier is below Analytic's: elsewhere there

@@ -41,6 +41,10 @@ def trained_table(results: Sequence[Any]) -> UnitTable:
     return unit_table(list(by_model.values()))
 
 
+#: ``hindsight_key`` of a world the actions change (issue 10's stateful worlds): no bound.
+NO_HINDSIGHT = "no hindsight bound"
+
+
 def paired_section(
     done: Mapping[Hashable, Sequence[Any]],
     sweep_sizes: Mapping[str, int],
@@ -54,7 +58,9 @@ def paired_section(
 
     ``done``: the test batch results (fixed policies by name, sweeps by ``(family, i)``,
     ``sweep_sizes[family]`` points each); ``hindsight_key``: the key of the multi-turn
-    hindsight sweep (``n_hindsight`` points) or None for single-turn (the exact frontier).
+    hindsight sweep (``n_hindsight`` points), None for single-turn (the exact frontier), or
+    :data:`NO_HINDSIGHT` where the world depends on the actions (no hindsight frontier: its
+    gap entries are None).
     """
     fixed = {n: table_of(done[n]) for n in ("always_device", "always_edge", *WITH_EXTREMES)}
     families: dict[str, Frontier] = {}
@@ -64,7 +70,13 @@ def paired_section(
         families[name] = sweeps[name] + [fixed[name], fixed["always_device"], fixed["always_edge"]]
     ppo = trained_table(done["ppo"])
     families["ppo"] = [ppo] + [table_of(done[("ppo", i)]) for i in range(sweep_sizes["ppo"])]
-    if hindsight_key is None:
+    if hindsight_key == NO_HINDSIGHT:
+        hindsight_points: list[Any] = []
+        hindsight_note = (
+            "not defined: the world depends on the actions (a shared edge, issue 10), so no "
+            "fixed realisation exists to plan on"
+        )
+    elif hindsight_key is None:
         front = hindsight_frontier(fixed["always_device"], fixed["always_edge"])
         families["hindsight"] = front
         hindsight_points = frontier_points(front)

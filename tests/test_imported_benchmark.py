@@ -82,8 +82,9 @@ def test_import_then_benchmark_and_evaluate_say_the_name_everywhere(tmp_path, mo
     assert "mytrace" in md
     for text in (stdout, md, json.dumps(results)):
         assert "mmlu" not in text  # no other benchmark's label leaks in
-    assert sorted(p.name for p in out.glob("*.png")) == ["frontier_mytrace.png",
-                                                         "latency_mytrace.png"]  # fmt: skip
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "frontier_mytrace.png", "latency_mytrace.png", "learning_mytrace.png"
+    ]  # fmt: skip
     assert (out / "ppo" / "mytrace" / "ppo_seed0" / "model.zip").exists()
     code, stdout, err = run_cli(["evaluate", "--benchmark", "mytrace", "--policy", "ppo",
                                  "--model", str(out / "ppo" / "mytrace" / "ppo_seed0"),

@@ -43,3 +43,20 @@ def test_results_of_an_older_protocol_have_no_ci_block():
     results = results_fixture()
     del results["toy"]["analytic_vs_static"]
     assert ci_block(results) == []
+
+
+def test_a_world_without_a_hindsight_bound_has_no_gap_closed():
+    """Issue 10's stateful worlds: the actions change the world, so there is no hindsight
+    frontier; the comparisons stand and the gap entries are None (rendered as n/a)."""
+    q = np.linspace(0.0, 1.0, 40) > 0.3
+    dev, edg = _table(1.0, q * 0.5, 0.0), _table(2.0, q * 1.0, 1.0)
+    fast = [dev, _table(1.2, q * 1.0, 0.4), edg]
+    sec = matched_with_ci(
+        {"semantic_threshold": [dev, edg], "analytic": fast, "ppo": fast},
+        dev, edg, [0.9], draw_resamples(40, 200, seed=0),
+    )  # fmt: skip
+    assert sec["analytic_vs_static"]["latency_reduction_pct"] == pytest.approx(40.0)
+    assert sec["gap_closed_pct"] is None
+    assert all(g["gap_closed_pct"] is None for g in sec["gap_closed"].values())
+    block = "\n".join(ci_block({"meta": {}, "toy": {**sec, "quality_source": "measured"}}))
+    assert "+40.0%" in block
