@@ -119,7 +119,8 @@ def paper_table(results: Mapping[str, Any], markdown: bool) -> str:
 
 CI_NOTE = (
     "Cells: point estimate [paired bootstrap 95% CI] in percent, positive = lower latency / "
-    "fewer edge calls. Every policy passes once over the whole test split per evaluation seed "
+    "fewer edge calls. Every policy passes once over the whole test split (or, where the "
+    "workload sets `pass_items`, the same fixed subset of it) per evaluation seed "
     "with common random numbers; the bootstrap resamples test items (queries, or dialogues for "
     "multi-turn) and PPO's training seeds, and redoes each frontier's interpolation at the "
     "target quality inside every resample. `n/a`: the target is beyond that frontier. The "
