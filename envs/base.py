@@ -55,6 +55,7 @@ from envs.config import (
     EMBEDDING_MODES,
     MAX_EPISODE_STEPS,
     Validator,
+    checked_items,
     common_default_config,
     merge_config,
 )
@@ -357,24 +358,6 @@ class EdgeRouteEnv(gym.Env):
         ``dialogues_per_episode``)."""
         raise NotImplementedError
 
-    def _checked_items(self, items: Any) -> list[int] | None:
-        """``reset(options={"items": ...})`` as a list of item indices, or None (draw them)."""
-        if items is None:
-            return None
-        n, cap = self.n_items, self.items_per_episode
-        ok = (
-            isinstance(items, (list, tuple, np.ndarray))
-            and 0 < len(items) <= cap
-            and all(isinstance(i, (int, np.integer)) and 0 <= i < n for i in items)
-            and len(set(int(i) for i in items)) == len(items)
-        )
-        if not ok:
-            raise EdgeRouteError(
-                f"reset option items={items!r}: need 1 to {cap} distinct item indices in "
-                f"[0, {n}) (queries or dialogues of the {self.config['split']!r} split)"
-            )
-        return [int(i) for i in items]
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset; ``options``: ``config`` (update it, persists) and ``items`` (the episode's
         items, in order, instead of a draw: how an evaluation passes once over the split)."""
@@ -388,7 +371,9 @@ class EdgeRouteEnv(gym.Env):
                 )
             if options.get("config"):
                 self.configure(options["config"])
-            self._items = self._checked_items(options.get("items"))
+            self._items = checked_items(
+                options.get("items"), self.n_items, self.items_per_episode, self.config["split"]
+            )
         self._last = -1
         self._k = 0
         weights = self.config["reward_weights"]

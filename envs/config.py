@@ -291,3 +291,22 @@ def merge_config(
         if key in overrides:
             check(key, merged[key])
     return merged
+
+
+def checked_items(items: Any, n_items: int, per_episode: int, split: str) -> list[int] | None:
+    """``reset(options={"items": ...})`` as a list of item indices, or None (draw them): 1 to
+    ``per_episode`` distinct indices in ``[0, n_items)`` (queries or dialogues of ``split``)."""
+    if items is None:
+        return None
+    ok = (
+        isinstance(items, (list, tuple, np.ndarray))
+        and 0 < len(items) <= per_episode
+        and all(isinstance(i, (int, np.integer)) and 0 <= i < n_items for i in items)
+        and len(set(int(i) for i in items)) == len(items)
+    )
+    if not ok:
+        raise EdgeRouteError(
+            f"reset option items={items!r}: need 1 to {per_episode} distinct item indices in "
+            f"[0, {n_items}) (queries or dialogues of the {split!r} split)"
+        )
+    return [int(i) for i in items]
