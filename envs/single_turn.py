@@ -48,8 +48,12 @@ class QueryCosts(NamedTuple):
     edge_decode_predicted_blind_s: float
 
 
-#: The predicted parts of the router's estimate in :class:`QueryCosts` (``<part>_predicted_s``).
-_PREDICTED: tuple[str, ...] = ("device_decode", "edge_decode", "downlink")
+#: Columns of :class:`QueryCosts` holding the predicted parts of the router's estimate
+#: (device decode, edge decode slowed by the load, downlink).
+_PREDICTED_COLUMNS: list[int] = [
+    QueryCosts._fields.index(f"{part}_predicted_s")
+    for part in ("device_decode", "edge_decode", "downlink")
+]
 
 
 class SingleTurnEnv(EdgeRouteEnv):
@@ -237,9 +241,7 @@ class SingleTurnEnv(EdgeRouteEnv):
         layout.write_link(obs, ul_db, dl_db, ul_bps, dl_bps, lc.levels_array[level])
         # The router's estimate of every query (the same terms _pending_query hands the
         # analytic rule), as observation slots.
-        # Device decode, edge decode (slowed), downlink: the predicted columns, by name.
-        fields = QueryCosts._fields
-        pred = self._table[:, [fields.index(f"{p}_predicted_s") for p in _PREDICTED]].T
+        pred = self._table[:, _PREDICTED_COLUMNS].T
         est = terms_from_parts(pf_d, pf_d, pred[0], up_s, up_s, queue_s, pf_e, pf_e, *pred[1:])
         layout.write_estimates(obs, est["device"]["total_s"], est["edge"]["total_s"])
         self._obs_all = obs

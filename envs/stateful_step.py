@@ -80,12 +80,8 @@ def single_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
     obs = env._obs_all[k]
     if env._last >= 0:
         obs[env._last_slot[env._last]] = 1.0
-    write_observation(env, obs)
     estimate = w.router_estimate(view, view.load, *args)
-    # The analytic rule's estimate as observation slots (issue 14), from the observed world.
-    env.data.layout.write_estimate_row(
-        obs, estimate["device"]["total_s"], estimate["edge"]["total_s"]
-    )
+    write_observation(env, obs, estimate)
     return (device, edge), estimate, obs
 
 
@@ -126,12 +122,8 @@ def multi_turn_pending(env: Any) -> tuple[tuple[Outcome, Outcome], dict, Any]:
     edge_seen = ce if w.opts.load_observation == "exact" else min(env._edge_believed, H)
     env.data.layout.write_state(obs, H, 0.0, 0.0, view.uplink_bps, view.downlink_bps, 0.0,
                                 kv.device_occupancy(), cd, edge_seen, env._last)  # fmt: skip
-    write_observation(env, obs)
     estimate = w.router_estimate(view, view.load, *args)
-    # The analytic rule's estimate as observation slots (issue 14), from the observed world.
-    env.data.layout.write_estimate_row(
-        obs, estimate["device"]["total_s"], estimate["edge"]["total_s"]
-    )
+    write_observation(env, obs, estimate)
     return (device, edge), estimate, obs
 
 
@@ -145,8 +137,12 @@ def commit(env: Any, served: Outcome) -> None:
         w.commit_device(t, work_d, e_dev)
 
 
-def write_observation(env: Any, obs: Any) -> None:
-    """The link and load slots as the device sees them, and the world slots."""
+def write_observation(env: Any, obs: Any, estimate: dict) -> None:
+    """The link and load slots as the device sees them, the world slots, and the analytic
+    rule's ``estimate`` of the observed world as its slots (issue 14)."""
+    env.data.layout.write_estimate_row(
+        obs, estimate["device"]["total_s"], estimate["edge"]["total_s"]
+    )
     w: StatefulWorld = env.world
     view: View = env._world_now[1]
     t = env._world_now[0]
