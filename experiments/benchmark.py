@@ -48,6 +48,7 @@ from experiments.matched import matched_comparison
 from experiments.metrics import pooled_latencies
 from experiments.nonmyopic import nonmyopic_gap
 from experiments.paired import NO_HINDSIGHT, paired_section
+from experiments.provenance import code_provenance
 from experiments.run_profile import BenchmarkSpec, EvalBudget, RunOptions
 from experiments.runs import (
     Executor,
@@ -290,8 +291,9 @@ def run_one_benchmark(
         **conditioned,
         "load_baselines": {
             "vs_static": baseline_comparison(sweeps, policy_metrics, prof.pgr_levels),
-            "tuning": {p: {k: baselines[p][k] for k in ("best", "validation")}
-                       for p in LOAD_BASELINES},  # fmt: skip
+            "tuning": {
+                p: {k: baselines[p][k] for k in ("best", "validation")} for p in LOAD_BASELINES
+            },  # fmt: skip
         },
         "tuning": {
             "validation_target_quality": tuning.target_quality,
@@ -357,6 +359,7 @@ def run_meta(opts: RunOptions, job: str) -> dict[str, Any]:
         "host": f"{platform.node() or 'host'} ({platform.machine()}, {os.cpu_count()} CPUs)",
         "note": "QUICK run: small budgets" if opts.quick else "full run",
         "env_overrides": {k: v for k, v in opts.extra_env_config.items() if k != "trace"},
+        "code": code_provenance(),
     }
 
 

@@ -299,6 +299,16 @@ def verdict(key: str, sec: Mapping[str, Any]) -> str:
     return f"**{key}**: " + "; ".join(parts) + "."
 
 
+def code_lines(code: Mapping[str, Any] | None) -> list[str]:
+    """The commit and library versions of a results file (none for files from before them)."""
+    if not code:
+        return []
+    commit = code.get("git_commit") or "unknown"
+    dirty = " (with uncommitted changes)" if code.get("git_dirty") else ""
+    libs = ", ".join(f"{k} {v}" for k, v in code.get("packages", {}).items() if v)
+    return [f"Code: commit `{commit[:12]}`{dirty}, Python {code.get('python')}; {libs}."]
+
+
 def results_markdown(results: Mapping[str, Any]) -> str:
     meta = results["meta"]
     quick = bool(meta["quick"])
@@ -314,6 +324,7 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         f"Command: `{meta['command']}`  ",
         f"Wall time: {meta['wall_s']:.0f} s on {meta['host']}.",
         f"Environment overrides: {meta.get('env_overrides') or 'none (each trace default)'}.",
+        *code_lines(meta.get("code")),
         "",
         RECONSTRUCTION_NOTE,
         "",
