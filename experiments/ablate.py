@@ -118,6 +118,7 @@ def _with_deltas(rows: dict[str, dict[str, Any]], reference: str) -> None:
 
 def ablate_one(bench: BenchmarkSpec, opts: RunOptions, executor: Executor) -> dict[str, Any]:
     """Analytic and PPO variants on one benchmark; rows of metrics plus deltas."""
+    opts = opts.for_workload(bench)
     prof = opts.profile
     cfg = {**bench.env_config, **opts.extra_env_config}
     val = split_runs(bench, cfg, "validation", prof.tune_seeds, bench.budget(prof.budget))
@@ -257,7 +258,8 @@ def run_ablation(opts: RunOptions, executor: Executor | None = None) -> dict[str
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     meta = run_meta(opts, "ablate")
-    results: dict[str, Any] = {"meta": {k: meta[k] for k in ("quick", "command", "profile")}}
+    kept = ("quick", "command", "profile", "code")
+    results: dict[str, Any] = {"meta": {k: meta[k] for k in kept}}
     own = executor is None
     executor = InProcessExecutor() if executor is None else executor
     try:

@@ -180,6 +180,7 @@ def run_one_benchmark(
     bench: BenchmarkSpec, opts: RunOptions, executor: Executor
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the whole pipeline on one benchmark; returns (results section, plot data)."""
+    opts = opts.for_workload(bench)
     prof, log = opts.profile, opts.log
     cfg = {**bench.env_config, **opts.extra_env_config}
     val = split_runs(bench, cfg, "validation", prof.tune_seeds, bench.budget(prof.budget))

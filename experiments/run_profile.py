@@ -14,17 +14,25 @@ which PPO hyperparameters, which trained models to reuse, and how to log.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cost_models.errors import EdgeRouteError, require
+from cost_models.errors import require
 from experiments.config import DEFAULT_BENCHMARK_CONFIG, read_yaml
+from experiments.config_checks import (
+    _floats,
+    _from_mapping,
+    _int,
+    _ints,
+    _names,
+    _sequence,
+    _set,
+)
 from experiments.envfactory import env_id_for, registered_env_ids
 from experiments.evaluate import SEED_STRIDE
-from experiments.ppo_checks import MAX_SEED, MAX_TIMESTEPS
+from experiments.ppo_checks import MAX_TIMESTEPS
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,20 @@ class BenchmarkSpec:
     ppo_timesteps: int | None = None
     """this workload's PPO steps per training run, every PPO variant included, at most the
     profile's (None: the profile's)"""
+    profile: Mapping[str, Any] = field(default_factory=dict)
+    """this workload's own values of profile fields (e.g. fewer evaluation seeds or a coarser
+    sweep where the simulator is costly), checked as the profile's own; the rest as the profile"""
+
+    def profile_for(self, profile: RunProfile) -> RunProfile:
+        """``profile`` with this workload's own field values in place."""
+        if not self.profile:
+            return profile
+        fixed = ("benchmarks", "ablation", "env_config")
+        allowed = [n for n in _names(RunProfile) if n not in fixed]
+        unknown = sorted(set(self.profile) - set(allowed))
+        where = f"benchmark {self.key!r}: profile"
+        require(not unknown, f"{where}: unknown key(s) {unknown}; allowed: {allowed}")
+        return _from_mapping(RunProfile, {**_fields(profile), **self.profile}, where)
 
     def budget(self, profile_budget: EvalBudget) -> EvalBudget:
         """The evaluation budget of this workload's runs."""
@@ -85,7 +107,7 @@ class BenchmarkSpec:
         for name in ("pass_items", "ppo_timesteps"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
-        return out
+        return out | ({"profile": plain(self.profile)} if self.profile else {})
 
 
 #: A profile's benchmark entry: a benchmark name (env id from ``envfactory.BENCHMARK_ENVS``)
@@ -215,6 +237,19 @@ class RunProfile:
         by_key = {_key(e): e for e in self.benchmarks}
         return dataclasses.replace(self, benchmarks=tuple(by_key.get(n, n) for n in wanted))
 
+    def overridden(self, **values: Any) -> RunProfile:
+        """This profile with ``values`` in place, for every workload too: a command-line flag
+        such as ``--seeds`` beats a workload's own value of that field."""
+        def without(e: BenchmarkEntry) -> BenchmarkEntry:
+            if isinstance(e, str):
+                return e
+            return dataclasses.replace(
+                e, profile={k: v for k, v in e.profile.items() if k not in values}
+            )
+
+        entries = tuple(without(e) for e in self.benchmarks)
+        return dataclasses.replace(self, benchmarks=entries, **values)
+
     def for_ablation(self) -> RunProfile:
         """The profile ``edgeroute ablate`` runs: its ``ablation`` entries in place."""
         abl = self.ablation
@@ -244,6 +279,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """Every field of the dataclass ``obj``, as it is (for rebuilding it with changes)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 def fields_dict(obj: Any) -> dict[str, Any]:
@@ -301,76 +341,12 @@ class RunOptions:
     """an out_dir holding a run: refused (new), completed (resume) or replaced (overwrite);
     see experiments.run_out"""
 
+    def for_workload(self, bench: BenchmarkSpec) -> RunOptions:
+        """These options with ``bench``'s own profile values in place (its ``profile`` key)."""
+        return dataclasses.replace(self, profile=bench.profile_for(self.profile))
+
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)  # normalising a frozen dataclass in __post_init__
-
-
-def _names(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
-def _from_mapping(cls: type, data: Any, source: str) -> Any:
-    allowed = _names(cls)
-    require(isinstance(data, Mapping), f"{source} must be a mapping with keys {allowed}")
-    unknown = sorted(set(data) - set(allowed))
-    require(not unknown, f"{source}: unknown key(s) {unknown}; allowed: {allowed}")
-    required = [f.name for f in dataclasses.fields(cls) if _is_required(f)]
-    missing = sorted(set(required) - set(data))
-    require(not missing, f"{source} is missing key(s) {missing}")
-    try:
-        return cls(**data)
-    except EdgeRouteError as exc:
-        raise EdgeRouteError(f"{source}: {exc}") from None
-
-
-def _is_required(f: dataclasses.Field) -> bool:
-    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-    ok = _is_int(value) and value >= low and (high is None or value <= high)
-    require(ok, f"{name} = {value!r} must be an integer {bound}")
-    return value
-
-
-def _sequence(name: str, value: Any, what: str) -> tuple[Any, ...]:
-    require(
-        isinstance(value, Sequence) and not isinstance(value, str),
-        f"{name} = {value!r} must be a list of {what}",
-    )
-    return tuple(value)
-
-
-def _ints(name: str, value: Any, low: int, high: int = MAX_SEED) -> tuple[int, ...]:
-    items = _sequence(name, value, f"integers in [{low}, {high}]")
-    ok = len(items) > 0 and all(_is_int(v) and low <= v <= high for v in items)
-    require(ok, f"{name} = {value!r} must be a non-empty list of integers in [{low}, {high}]")
-    require(len(set(items)) == len(items), f"{name} = {value!r} repeats a value")
-    return items
-
-
-def _floats(
-    name: str, value: Any, low: float, high: float = math.inf, empty_ok: bool = False
-) -> tuple[float, ...]:
-    what = f"numbers in [{low:g}, {high:g}]"
-    items = _sequence(name, value, what)
-    ok = (empty_ok or len(items) > 0) and all(
-        (_is_int(v) or isinstance(v, float)) and math.isfinite(v) and low <= v <= high
-        for v in items
-    )
-    require(ok, f"{name} = {value!r} must be a {'' if empty_ok else 'non-empty '}list of {what}")
-    out = tuple(float(v) for v in items)
-    require(len(set(out)) == len(out), f"{name} = {value!r} repeats a value")
-    return out
 
 
 def _entries(name: str, value: Any) -> tuple[BenchmarkEntry, ...]:
@@ -394,6 +370,10 @@ def _entries(name: str, value: Any) -> tuple[BenchmarkEntry, ...]:
             )
             if spec.pass_items is not None:
                 _int(f"{name} entry {spec.key!r}: pass_items", spec.pass_items, low=1)
+            require(
+                isinstance(spec.profile, Mapping),
+                f"{name} entry {spec.key!r}: profile = {spec.profile!r} must be a mapping",
+            )
             if spec.ppo_timesteps is not None:
                 _int(f"{name} entry {spec.key!r}: ppo_timesteps", spec.ppo_timesteps, low=1,
                      high=MAX_TIMESTEPS)  # fmt: skip
@@ -404,6 +384,7 @@ def _entries(name: str, value: Any) -> tuple[BenchmarkEntry, ...]:
                     dict(spec.env_config),
                     spec.pass_items,
                     spec.ppo_timesteps,
+                    dict(spec.profile),
                 )  # fmt: skip
             )
     keys = [_key(e) for e in out]

@@ -30,17 +30,13 @@ from typing import Any
 
 from cost_models.errors import EdgeRouteError, require
 from experiments.config import read_yaml
+from experiments.config_checks import _floats, _from_mapping, _int, _ints, _set
 from experiments.run_profile import (
     BenchmarkEntry,
     BenchmarkSpec,
     EvalBudget,
     _entries,
     _env_config,
-    _floats,
-    _from_mapping,
-    _int,
-    _ints,
-    _set,
     benchmark_specs,
     fields_dict,
 )

@@ -189,7 +189,10 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
 
 
 def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys):
-    bench, ppo = write_configs(tmp_path, SYNTHETIC)
+    # The multi-turn workload has its own evaluation seeds and alpha grid (a workload's
+    # ``profile`` key); the single-turn one keeps the profile's.
+    own = {"seeds": [3], "alpha_grid": [0.1]}
+    bench, ppo = write_configs(tmp_path, [SYNTHETIC[0], {**SYNTHETIC[1], "profile": own}])
     out = tmp_path / "out"
     code = cli_main(
         [
@@ -208,6 +211,10 @@ def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "QUICK" in printed and "matched quality" in printed
     results = check_results(out, ["synthetic", "synthetic_multi"])
+    assert results["synthetic"]["seeds"] == [0, 1]
+    assert results["synthetic_multi"]["seeds"] == [3]
+    assert results["synthetic_multi"]["tuning"]["alpha_grid"] == [0.1]
+    assert len(results["synthetic"]["tuning"]["alpha_grid"]) == 2
     assert "modelled quality" in (out / "results.md").read_text()
     multi = results["synthetic_multi"]["policies"]["always_edge"]
     assert "switches_per_dialogue" in multi and "recomputed_tokens_per_dialogue" in multi

@@ -175,3 +175,54 @@ def test_cli_bad_profile_and_bad_override_exit_2(tmp_path, capsys):
             cli_main([cmd, "--config", str(path), "--out", out, "--ppo-timesteps", "0"])
         assert exc.value.code == 2
         assert "'0' must be an integer in [1, 10,000,000,000]" in capsys.readouterr().err
+
+
+SHARED = {
+    "key": "costly",
+    "env_id": SINGLE,
+    "env_config": {"benchmark": "mmlu"},
+    "profile": {"seeds": [0], "sweep_points": 3, "alpha_grid": [0.1]},
+}
+
+
+def test_a_workload_has_its_own_profile_values_and_the_rest_is_the_profile():
+    prof = RunProfile.from_mapping({**REQUIRED, "benchmarks": ["mmlu", SHARED]})
+    plain, costly = prof.specs()
+    assert plain.profile_for(prof) is prof
+    own = costly.profile_for(prof)
+    assert own.seeds == (0,) and own.sweep_points == 3 and own.alpha_grid == (0.1,)
+    assert own.ppo_timesteps == prof.ppo_timesteps == 1000  # not overridden: the profile's
+    assert own.episodes_per_seed == 2
+    # results.json's meta keeps the override, and it survives the round trip.
+    again = RunProfile.from_mapping(prof.to_dict())
+    assert again.specs()[1].profile_for(again) == own
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"seeds": [-1]}, "seeds = [-1] must be a non-empty list of integers"),
+        ({"sweep_points": 1}, "sweep_points = 1 must be an integer >= 2"),
+        ({"benchmarks": ["gsm8k"]}, "unknown key(s) ['benchmarks']"),
+        ({"sweep_point": 3}, "unknown key(s) ['sweep_point']; allowed: ['seeds'"),
+    ],
+)
+def test_a_bad_workload_profile_value_names_the_workload_and_the_key(override, message):
+    prof = RunProfile.from_mapping({**REQUIRED, "benchmarks": [{**SHARED, "profile": override}]})
+    with pytest.raises(EdgeRouteError) as err:
+        prof.specs()[0].profile_for(prof)
+    assert "benchmark 'costly': profile" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_a_workload_profile_that_is_not_a_mapping_is_refused():
+    with pytest.raises(EdgeRouteError, match="profile = 3 must be a mapping"):
+        RunProfile.from_mapping({**REQUIRED, "benchmarks": [{**SHARED, "profile": 3}]})
+
+
+def test_a_command_line_override_beats_the_workloads_own_value():
+    prof = RunProfile.from_mapping({**REQUIRED, "benchmarks": [SHARED]})
+    flagged = prof.overridden(seeds=(7, 8))
+    own = flagged.specs()[0].profile_for(flagged)
+    assert own.seeds == (7, 8)  # --seeds wins over the workload's [0]
+    assert own.sweep_points == 3  # the workload's other values stay

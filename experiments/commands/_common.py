@@ -5,7 +5,6 @@ numbers at parse time, a guard that turns stray OS errors into messages, and the
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import math
 import re
@@ -300,7 +299,7 @@ def run_options(args: argparse.Namespace, ablation: bool = False) -> RunOptions:
     if args.benchmarks:
         profile = profile.select(args.benchmarks)
     overrides = {"seeds": args.seeds, "ppo_timesteps": args.ppo_timesteps}
-    profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+    profile = profile.overridden(**{k: v for k, v in overrides.items() if v is not None})
     return RunOptions(
         out_dir=args.out,
         profile=profile,
