@@ -241,7 +241,7 @@ def run_one_benchmark(
     if cond:
         sweep_plan[ppo_frontier.NAME] = ppo_frontier.conditioned_sweep(cond[0], tuning.theta_grids)
         own = ppo_frontier.own_prices_kwargs(cond[0], described.reward_weights)
-        batch.add(ppo_frontier.NAME, test.specs(ppo_frontier.NAME, own))
+        batch.add(ppo_frontier.NAME, test.specs(ppo_frontier.NAME, own, keep_log=True))
     for family, points in sweep_plan.items():
         add_sweep(batch, family, test, points, keep_log=True)
     hindsight_points = hindsight_sweep()

@@ -22,6 +22,10 @@ from experiments.stats import draw_resamples, iqm_with_ci
 from experiments.tuned_targets import tuned_comparisons
 from experiments.units import COLUMNS, UnitTable, unit_table
 
+#: The trade-off-conditioned PPO's name in the test batch and results (``ppo_frontier.NAME``
+#: is this; defined here so the statistics do not import the training stack).
+CONDITIONED = "ppo_conditioned"
+
 #: Seed of the benchmark's bootstrap resamples (recorded in results.json).
 BOOTSTRAP_SEED = 0
 #: Policies whose tuned point and the two extremes join their frontier (as in the benchmark).
@@ -69,7 +73,7 @@ def paired_section(
         sweeps[name] = [table_of(done[(name, i)]) for i in range(sweep_sizes[name])]
         families[name] = sweeps[name] + [fixed[name], fixed["always_device"], fixed["always_edge"]]
     ppo = trained_table(done["ppo"])
-    families["ppo"] = [ppo] + [table_of(done[("ppo", i)]) for i in range(sweep_sizes["ppo"])]
+    families["ppo"] = [ppo] + [table_of(done[k]) for k in ppo_frontier_keys(sweep_sizes)]
     if hindsight_key == NO_HINDSIGHT:
         hindsight_points: list[Any] = []
         hindsight_note = (
@@ -107,6 +111,18 @@ def paired_section(
             )
         )
     return out
+
+
+def ppo_frontier_keys(sweep_sizes: Mapping[str, int]) -> list[Hashable]:
+    """The test-batch keys of PPO's frontier besides the headline seeds: the reward-weight
+    variants and, where the profile trains one, the trade-off-conditioned PPO's sweep and its
+    own-prices point. The same points as ``benchmark._conditioned`` adds to the point
+    comparison, so the CI comparison reads the same frontier as the point estimate."""
+    keys: list[Hashable] = [("ppo", i) for i in range(sweep_sizes["ppo"])]
+    n_cond = sweep_sizes.get(CONDITIONED, 0)
+    if n_cond:
+        keys += [(CONDITIONED, i) for i in range(n_cond)] + [CONDITIONED]
+    return keys
 
 
 def per_seed_means(table: UnitTable) -> np.ndarray:

@@ -21,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from experiments.frontier import FrontierPoint, interpolate_at_quality, reduction_pct
+from experiments.paired import CONDITIONED
 from experiments.run_profile import BenchmarkSpec, RunOptions
 from experiments.runs import TrainOutcome, TrainSpec, train_spec
 from experiments.sweeps import SweepPoint, point_dict
 
 #: The family name in sweeps, plots and results.
-NAME = "ppo_conditioned"
+NAME = CONDITIONED
 #: PPO arguments of the conditioned run on top of the PPO YAML's. Measured on MMLU validation
 #: (20k steps, episodes of 20 queries; /tmp probe in the issue-14 report): with the YAML's
 #: learning rate 3e-4 and entropy bonus 0.01 the model barely reads the price slots (edge rate

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from experiments import paired
 from experiments.cli import main as cli_main
 
 SINGLE = "EdgeRoute/SingleTurn-v0"
@@ -36,8 +37,11 @@ POLICIES = {
 }
 
 
-def write_configs(tmp_path: Path, benchmarks: list, ppo_timesteps: int = 1024) -> tuple[Path, Path]:
-    """A tiny budget profile (as `quick`) and a tiny PPO config."""
+def write_configs(
+    tmp_path: Path, benchmarks: list, ppo_timesteps: int = 1024, factors: list | None = None
+) -> tuple[Path, Path]:
+    """A tiny budget profile (as `quick`) and a tiny PPO config; ``factors``: PPO's
+    reward-weight variants (default [1.0, 0.2])."""
     profile = {
         "benchmarks": benchmarks,
         "seeds": [0, 1],
@@ -48,7 +52,7 @@ def write_configs(tmp_path: Path, benchmarks: list, ppo_timesteps: int = 1024) -
         "alpha_grid": [0.05, 0.3],
         "ppo_timesteps": ppo_timesteps,
         "ppo_seeds": [0],
-        "ppo_latency_weight_factors": [1.0, 0.2],
+        "ppo_latency_weight_factors": factors or [1.0, 0.2],
         "ppo_conditioned_timesteps": ppo_timesteps,
         "env_config": {SINGLE: {"episode_queries": 60}, MULTI: {"dialogues_per_episode": 8}},
         "ablation": {"benchmarks": benchmarks, "ppo_timesteps": ppo_timesteps},
@@ -86,6 +90,13 @@ SYNTHETIC = [
         "env_config": {"benchmark": "synthetic", "synthetic_size": 100},
     },
 ]
+
+
+def reduction_pct(mq: dict, base: str, new: str) -> float | None:
+    """``new``'s latency reduction against ``base`` at always-edge quality, from the point
+    comparison ``matched_quality``."""
+    b, n = mq[base].get("latency_mean_s"), mq[new].get("latency_mean_s")
+    return None if b is None or n is None else 100.0 * (b - n) / b
 
 
 def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
@@ -139,6 +150,22 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
                 ci = e["latency_reduction_ci95"]
                 if e["latency_reduction_pct"] is not None and ci is not None:
                     assert ci[0] <= ci[1]
+        # The CI comparisons read the same frontiers as the point comparison: where the point
+        # estimate is defined, so is the CI one, and they agree (PPO's frontier includes the
+        # trade-off-conditioned PPO's points in both).
+        pairs = {"analytic_vs_static": ("semantic_threshold", "analytic"),
+                 "ppo_vs_analytic": ("analytic", "ppo")}  # fmt: skip
+        for level in sec["analytic_vs_static"]["levels"]:
+            for cmp, (base, new) in pairs.items():
+                if level == "1":
+                    want = reduction_pct(mq, base, new)
+                else:
+                    entry = sec["matched_quality_gap_recovered"][level][cmp] or {}
+                    want = entry.get("latency_reduction_pct")
+                got = sec[cmp]["levels"][level]["latency_reduction_pct"]
+                assert (want is None) == (got is None), (key, level, cmp, want, got)
+                if want is not None:
+                    assert got == pytest.approx(want, abs=1e-6), (key, level, cmp)
         # A full pass: every test item once per seed, the same count for every policy.
         counts = {m["n_queries"] for m in sec["policies"].values()}
         assert len(counts) == 1
@@ -188,11 +215,22 @@ def check_results(out: Path, keys: list[str], quick: bool = True) -> dict:
     return results
 
 
-def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys):
+def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys, monkeypatch):
     # The multi-turn workload has its own evaluation seeds and alpha grid (a workload's
     # ``profile`` key); the single-turn one keeps the profile's.
     own = {"seeds": [3], "alpha_grid": [0.1]}
-    bench, ppo = write_configs(tmp_path, [SYNTHETIC[0], {**SYNTHETIC[1], "profile": own}])
+    # No reward-weight variants, as the full profile: PPO's frontier beyond its headline point
+    # is the trade-off-conditioned PPO's, in the point and in the CI comparison alike.
+    workloads = [SYNTHETIC[0], {**SYNTHETIC[1], "profile": own}]
+    bench, ppo = write_configs(tmp_path, workloads, factors=[1.0])
+    ppo_family_sizes: list[int] = []
+    real = paired.matched_with_ci
+
+    def spy(families, *args, **kwargs):
+        ppo_family_sizes.append(len(families["ppo"]))
+        return real(families, *args, **kwargs)
+
+    monkeypatch.setattr(paired, "matched_with_ci", spy)
     out = tmp_path / "out"
     code = cli_main(
         [
@@ -211,6 +249,10 @@ def test_benchmark_quick_end_to_end_on_synthetic(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "QUICK" in printed and "matched quality" in printed
     results = check_results(out, ["synthetic", "synthetic_multi"])
+    # PPO's frontier in the CI comparison: the headline seeds, then every point of the
+    # conditioned PPO's sweep and its own-prices point, as in the point comparison.
+    keys = ("synthetic", "synthetic_multi")
+    assert ppo_family_sizes == [1 + len(results[k]["frontiers"]["ppo_conditioned"]) for k in keys]
     assert results["synthetic"]["seeds"] == [0, 1]
     assert results["synthetic_multi"]["seeds"] == [3]
     assert results["synthetic_multi"]["tuning"]["alpha_grid"] == [0.1]
