@@ -37,6 +37,10 @@ from experiments.units import UnitTable, column
 
 #: Two-sided coverage of every reported interval.
 CI_LEVEL = 0.95
+#: Largest share of resamples in which a statistic may be undefined (e.g. the target quality
+#: out of a frontier's reach) for its percentile CI to be reported: beyond it the interval
+#: would be conditional on the resamples where it happens to exist, not a 95% interval.
+MAX_UNDEFINED_SHARE = 0.05
 
 
 @dataclass
@@ -91,22 +95,26 @@ def summarize(values: Sequence[float | None] | np.ndarray) -> dict[str, Any]:
     """Point (row 0) and percentile 95% CI over the resamples (rows 1..R) of one statistic.
 
     ``None``/NaN in a resample means the statistic is undefined there (e.g. the target quality
-    is out of a frontier's reach); the CI is over the defined resamples and
-    ``undefined_share`` says how many were not (a CI over few defined resamples is weak).
+    is out of a frontier's reach); ``undefined_share`` says in how many. The CI is reported
+    only where the point estimate is defined and at most :data:`MAX_UNDEFINED_SHARE` of the
+    resamples are undefined (then it is over the defined ones); otherwise it is None.
     """
     arr = np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
     point, rest = arr[0], arr[1:]
     ok = rest[np.isfinite(rest)]
     alpha = 100.0 * (1.0 - CI_LEVEL) / 2.0
-    ci = (
-        None
-        if ok.size == 0
-        else [float(np.percentile(ok, alpha)), float(np.percentile(ok, 100 - alpha))]
+    undefined = float(1.0 - ok.size / max(rest.size, 1))
+    n_undefined = rest.size - ok.size
+    reported = (
+        ok.size > 0 and bool(np.isfinite(point)) and n_undefined <= MAX_UNDEFINED_SHARE * rest.size
     )
+    ci = None
+    if reported:
+        ci = [float(np.percentile(ok, alpha)), float(np.percentile(ok, 100 - alpha))]
     return {
         "point": None if not np.isfinite(point) else float(point),
         "ci95": ci,
-        "undefined_share": float(1.0 - ok.size / max(rest.size, 1)),
+        "undefined_share": undefined,
     }
 
 

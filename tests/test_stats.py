@@ -237,3 +237,27 @@ def test_reset_option_items_serves_exactly_those_items():
     for bad in ([base.n_items], [1, 1], list(range(6)), []):
         with pytest.raises(EdgeRouteError, match="items"):
             env.reset(seed=1, options={"items": bad})
+
+
+def test_a_ci_is_reported_only_where_the_statistic_is_defined_almost_everywhere():
+    from experiments.stats import MAX_UNDEFINED_SHARE, summarize
+
+    values = np.arange(1001, dtype=float)  # point 0, resamples 1..1000
+    full = summarize(values)
+    assert full["point"] == 0.0 and full["undefined_share"] == 0.0
+    assert full["ci95"] == [pytest.approx(25.975), pytest.approx(975.025)]
+    # 5% undefined: still reported, over the defined resamples.
+    few = values.copy()
+    few[1:51] = np.nan
+    assert summarize(few)["undefined_share"] == pytest.approx(MAX_UNDEFINED_SHARE)
+    assert summarize(few)["ci95"] is not None
+    # One more undefined resample, or an undefined point estimate: no interval, the share kept.
+    more = values.copy()
+    more[1:52] = np.nan
+    assert summarize(more)["ci95"] is None
+    assert summarize(more)["undefined_share"] == pytest.approx(0.051)
+    no_point = values.copy()
+    no_point[0] = np.nan
+    out = summarize(no_point)
+    assert out["point"] is None and out["ci95"] is None and out["undefined_share"] == 0.0
+    assert summarize([None, None, None]) == {"point": None, "ci95": None, "undefined_share": 1.0}
