@@ -264,8 +264,18 @@ def _scenario_lines(section: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _ci_words(entry: Mapping[str, Any]) -> str:
+    """`` [lo, hi]``, and whether the latency difference is a finding (its CI excludes 0)."""
+    ci = entry.get("latency_reduction_ci95")
+    if ci is None:
+        return " (no 95% CI: the target is out of reach in too many resamples)"
+    found = ci[0] > 0 or ci[1] < 0
+    return f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" + ("" if found else ", a CI that includes 0")
+
+
 def verdict(key: str, sec: Mapping[str, Any]) -> str:
-    """One honest sentence per benchmark on Analytic vs static and PPO vs Analytic."""
+    """One honest sentence per benchmark on Analytic vs static and PPO vs Analytic at
+    always-edge quality, each with its paired 95% CI (a CI including 0 is no finding)."""
     mq = sec["matched_quality"]
     a = sec["analytic_vs_static"]
     p = sec["ppo_vs_analytic"]
@@ -282,7 +292,9 @@ def verdict(key: str, sec: Mapping[str, Any]) -> str:
         )
     else:
         word = "lower" if lat > 0 else "higher"
-        parts.append(f"analytic has {abs(lat):.1f}% {word} mean latency than static routing")
+        parts.append(
+            f"analytic has {abs(lat):.1f}% {word} mean latency than static routing{_ci_words(a)}"
+        )
     plat = p["latency_reduction_pct"]
     if not mq["ppo"]["reachable"]:
         parts.append(
@@ -291,10 +303,14 @@ def verdict(key: str, sec: Mapping[str, Any]) -> str:
             "beat the analytic router at matched quality"
         )
     elif plat is not None and plat > 0.05:
-        parts.append(f"PPO beats the analytic router by {plat:.1f}% latency at matched quality")
+        parts.append(
+            f"PPO has {plat:.1f}% lower latency than the analytic router at matched "
+            f"quality{_ci_words(p)}"
+        )
     elif plat is not None:
         parts.append(
-            f"PPO does not beat the analytic router at matched quality ({plat:+.1f}% latency)"
+            f"PPO does not beat the analytic router at matched quality ({plat:+.1f}% "
+            f"latency{_ci_words(p)})"
         )
     return f"**{key}**: " + "; ".join(parts) + "."
 

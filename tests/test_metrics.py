@@ -165,10 +165,10 @@ def test_tables_render():
     assert txt.splitlines()[0].startswith("name")
 
 
-def test_verdict_states_when_ppo_does_not_beat_analytic():
+def test_verdict_states_when_ppo_does_not_beat_analytic_and_whether_the_ci_excludes_0():
     from experiments.report import verdict
 
-    def section(ppo_reachable: bool, ppo_pct: float | None) -> dict:
+    def section(ppo_reachable: bool, ppo_pct: float | None, ppo_ci=None) -> dict:
         return {
             "policies": {"always_edge": {"latency_mean_s": 2.0}},
             "matched_quality": {
@@ -177,14 +177,23 @@ def test_verdict_states_when_ppo_does_not_beat_analytic():
                 "analytic": {"latency_mean_s": 1.8},
                 "ppo": {"reachable": ppo_reachable, "max_quality": 0.79},
             },
-            "analytic_vs_static": {"latency_reduction_pct": 10.0},
-            "ppo_vs_analytic": {"latency_reduction_pct": ppo_pct},
-        }
+            "analytic_vs_static": {"latency_reduction_pct": 10.0,
+                                   "latency_reduction_ci95": [4.0, 12.0]},
+            "ppo_vs_analytic": {"latency_reduction_pct": ppo_pct,
+                                "latency_reduction_ci95": ppo_ci},
+        }  # fmt: skip
 
     text = verdict("mmlu", section(False, None))
-    assert "10.0% lower mean latency than static" in text
+    assert "10.0% lower mean latency than static routing [+4.0, +12.0]." in text.replace(";", ".")
     assert "PPO does not reach always-edge quality" in text and "0.7900 < 0.8000" in text
-    assert "does not beat the analytic router at matched quality (-3.0% latency)" in verdict(
-        "x", section(True, -3.0)
+    assert (
+        "does not beat the analytic router at matched quality (-3.0% latency [-5.0, -1.0])"
+        in verdict("x", section(True, -3.0, [-5.0, -1.0]))
     )
-    assert "PPO beats the analytic router by 4.0%" in verdict("x", section(True, 4.0))
+    # A point estimate in PPO's favour whose CI includes 0 is said to be no finding.
+    assert (
+        "PPO has 4.0% lower latency than the analytic router at matched quality [-1.0, +6.0], "
+        "a CI that includes 0" in verdict("x", section(True, 4.0, [-1.0, 6.0]))
+    )
+    assert verdict("x", section(True, 4.0, [1.0, 6.0])).endswith("quality [+1.0, +6.0].")
+    assert "no 95% CI" in verdict("x", section(True, 4.0, None))
