@@ -31,6 +31,8 @@ PACKAGES = (
 )
 
 _ROOT = Path(__file__).resolve().parent.parent
+#: Pathspecs of run outputs, left out of the dirty check (a run rewrites its own results).
+_OUTPUTS = (":(exclude)results", ":(exclude)runs")
 
 
 def _git(*args: str) -> str | None:
@@ -60,9 +62,15 @@ def package_versions() -> dict[str, str | None]:
 
 
 def code_provenance() -> dict[str, Any]:
-    """The commit, whether the tree was dirty, Python's and the libraries' versions."""
+    """The commit, whether the code differed from it (outputs under results/ and runs/ left
+    out), Python's and the libraries' versions."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    # Uncommitted changes to the code count; the run's own outputs (results/, runs/) do not.
+    status = (
+        _git("status", "--porcelain", "--untracked-files=no", "--", ".", *_OUTPUTS)
+        if commit
+        else None
+    )
     return {
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),

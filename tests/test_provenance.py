@@ -7,6 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from experiments.provenance import code_provenance
 from experiments.report import code_lines
@@ -39,3 +40,21 @@ def test_the_results_markdown_line_shows_commit_dirty_flag_and_versions() -> Non
         "Code: commit `0123456789ab` (with uncommitted changes), Python 3.11.9; numpy 2.1.0."
     ]
     assert code_lines(None) == []
+
+
+def test_run_outputs_do_not_make_the_code_dirty(tmp_path, monkeypatch):
+    """A clone whose only change is under results/ is clean; a changed module is dirty."""
+    from experiments import provenance
+
+    repo = tmp_path / "repo"
+    cloned = subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], capture_output=True)
+    if cloned.returncode != 0:
+        pytest.skip("no git checkout to clone")
+    monkeypatch.setattr(provenance, "_ROOT", repo)
+    assert code_provenance()["git_dirty"] is False
+    (repo / "results" / "benchmark").mkdir(parents=True, exist_ok=True)
+    (repo / "results" / "benchmark" / "results.md").write_text("rewritten by a run\n")
+    assert code_provenance()["git_dirty"] is False
+    with (repo / "experiments" / "__init__.py").open("a") as f:
+        f.write("# changed\n")
+    assert code_provenance()["git_dirty"] is True
