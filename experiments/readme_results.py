@@ -93,9 +93,11 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
         quality_label,
         routellm_table,
     )
+    from experiments.report_time import TIME_NOTE, time_table
     from experiments.tables import markdown_table
 
     out = ci_block(results)
+    out += ["Where the run spent its time. " + TIME_NOTE, "", time_table(results), ""]
     out += [
         "Matched quality (target: always-edge quality; positive = lower latency / fewer edge "
         "calls):",

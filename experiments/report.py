@@ -14,6 +14,7 @@ from typing import Any
 
 from experiments.metrics import METRIC_KEYS
 from experiments.report_ci import CI_NOTE, headline_ci_table, paper_table, tuned_tables
+from experiments.report_time import TIME_NOTE, time_table
 from experiments.tables import (
     headers_for,
     markdown_table,
@@ -367,6 +368,12 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         "paired: [95% CI].",
         "",
         tuned_tables(results, markdown=True),
+        "",
+        "## Where the run spent its time",
+        "",
+        TIME_NOTE,
+        "",
+        time_table(results, markdown=True),
         "",
         "## Point estimates (matched quality = quality of always-edge)" + quick_tag(quick),
         "",
