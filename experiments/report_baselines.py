@@ -1,0 +1,48 @@
+"""Where the analytic router's gain comes from: it and the two load baselines against static
+routing at matched quality (``results.json[workload]["load_baselines"]["vs_static"]``).
+
+The analytic rule with a load-blind estimate (``analytic_load_blind``) and the load-aware rule
+without the semantic score (``load_aware_semantic_blind``), each tuned on validation and swept
+as the analytic router is (issue 10), read on their frontiers at the same targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from experiments.tables import markdown_table, text_table
+
+ROUTERS = {
+    "analytic": "analytic",
+    "analytic_load_blind": "load-blind analytic",
+    "load_aware_semantic_blind": "load-aware, semantic-blind",
+}
+LEVELS = {"0.8": "80% of the gap", "0.9": "90%", "0.95": "95%", "1": "always-edge quality"}
+
+
+def _pct(entry: Mapping[str, Any] | None) -> str:
+    value = None if entry is None else entry.get("latency_reduction_pct")
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def baseline_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """One row per workload and router: latency reduction vs static at each level."""
+    rows = []
+    for key, sec in results.items():
+        if key == "meta" or "load_baselines" not in sec:
+            continue
+        by_level = sec["load_baselines"]["vs_static"]
+        for name, label in ROUTERS.items():
+            cells = [_pct(by_level.get(lv, {}).get(f"{name}_vs_static")) for lv in LEVELS]
+            rows.append([key, label, *cells])
+    return rows
+
+
+def baseline_table(results: Mapping[str, Any], markdown: bool = True) -> str:
+    """:func:`baseline_rows` as a table (empty string when no section has load baselines)."""
+    rows = baseline_rows(results)
+    if not rows:
+        return ""
+    table = markdown_table if markdown else text_table
+    return table(["workload", "router", *LEVELS.values()], rows)
