@@ -93,7 +93,7 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
         quality_label,
         routellm_table,
     )
-    from experiments.report_baselines import baseline_table
+    from experiments.report_baselines import baseline_table, nonmyopic_table
     from experiments.report_time import TIME_NOTE, time_table
     from experiments.tables import markdown_table
 
@@ -106,6 +106,15 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
             "(each tuned on validation, read on its own frontier):",
             "",
             baselines,
+            "",
+        ]
+    gap = nonmyopic_table(results)
+    if gap:
+        out += [
+            "What planning over a dialogue gains over the best per-step choice "
+            "(`hindsight_optimal` vs the myopic oracle, on one-dialogue episodes):",
+            "",
+            gap,
             "",
         ]
     out += ["Where the run spent its time. " + TIME_NOTE, "", time_table(results), ""]

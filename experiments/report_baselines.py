@@ -1,5 +1,7 @@
-"""Where the analytic router's gain comes from: it and the two load baselines against static
-routing at matched quality (``results.json[workload]["load_baselines"]["vs_static"]``).
+"""Two readings of a benchmark run for the README block: where the analytic router's gain
+comes from (it and the two load baselines against static routing at matched quality,
+``results.json[workload]["load_baselines"]["vs_static"]``), and what planning over a dialogue
+gains over the per-step best (``nonmyopic_gap``, issue 9).
 
 The analytic rule with a load-blind estimate (``analytic_load_blind``) and the load-aware rule
 without the semantic score (``load_aware_semantic_blind``), each tuned on validation and swept
@@ -46,3 +48,43 @@ def baseline_table(results: Mapping[str, Any], markdown: bool = True) -> str:
         return ""
     table = markdown_table if markdown else text_table
     return table(["workload", "router", *LEVELS.values()], rows)
+
+
+GAP_HEADERS = [
+    "workload",
+    "dialogues",
+    "reward gained per dialogue",
+    "dialogues improved",
+    "smallest gain",
+    "latency saved at the myopic oracle's quality (s)",
+]
+
+
+def nonmyopic_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    """One row per multi-turn workload: what ``hindsight_optimal`` gains over the myopic oracle
+    on one-dialogue episodes (every policy starts each dialogue from the same state)."""
+    rows = []
+    for key, sec in results.items():
+        gap = sec.get("nonmyopic_gap") if key != "meta" else None
+        if not gap:
+            continue
+        saved = gap.get("latency_s_at_matched_quality")
+        rows.append(
+            [
+                key,
+                str(gap["dialogues"]),
+                f"{gap['reward_per_dialogue']:+.4f}",
+                f"{100.0 * gap['share_of_dialogues_improved']:.1f}%",
+                f"{gap['min_gain']:+.4f}",
+                "n/a" if saved is None else f"{saved:.3f}",
+            ]
+        )
+    return rows
+
+
+def nonmyopic_table(results: Mapping[str, Any], markdown: bool = True) -> str:
+    """:func:`nonmyopic_rows` as a table (empty string when no section has the gap)."""
+    rows = nonmyopic_rows(results)
+    if not rows:
+        return ""
+    return (markdown_table if markdown else text_table)(GAP_HEADERS, rows)

@@ -28,3 +28,13 @@ def test_rows_read_each_router_at_each_level_and_say_n_a_where_undefined():
     ]
     assert baseline_table({"meta": {}}) == ""
     assert "| w | analytic | +5.2% |" in baseline_table(results)
+
+
+def test_nonmyopic_rows_read_the_gap_of_each_multi_turn_workload():
+    from experiments.report_baselines import nonmyopic_rows, nonmyopic_table
+
+    gap = {"dialogues": 51, "reward_per_dialogue": 0.01338, "share_of_dialogues_improved": 0.15686,
+           "min_gain": 0.0, "latency_s_at_matched_quality": 0.00456}  # fmt: skip
+    results = {"meta": {}, "single": {"policies": {}}, "multi": {"nonmyopic_gap": gap}}
+    assert nonmyopic_rows(results) == [["multi", "51", "+0.0134", "15.7%", "+0.0000", "0.005"]]
+    assert nonmyopic_table({"meta": {}}) == ""
