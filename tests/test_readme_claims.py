@@ -143,3 +143,34 @@ def test_planning_over_a_dialogue_never_loses_a_dialogue_to_the_myopic_oracle():
     gaps = [sec["nonmyopic_gap"] for key, sec in results.items() if "nonmyopic_gap" in sec]
     assert gaps, "the full run has multi-turn workloads with the bound"
     assert all(g["min_gain"] >= -1e-9 and g["reward_per_dialogue"] >= 0 for g in gaps)
+
+
+def _ablation() -> dict:
+    results = json.loads((REPO / "results" / "ablate" / "ablation.json").read_text())
+    if results["meta"]["quick"]:
+        pytest.skip("results/ablate holds a QUICK run")
+    return results
+
+
+def test_the_computation_term_is_the_one_that_matters_in_the_ablation():
+    results = _ablation()
+    assert f"`{results['meta']['command']}`, {results['meta']['wall_s']:.0f} s" in _reading()
+    computation, communication = [], []
+    for key, sec in results.items():
+        if key == "meta":
+            continue
+        delta = {
+            name: row["delta_gap90_latency_mean_s"]
+            for name, row in sec["rows"].items()
+            if name.startswith("analytic -")
+        }
+        assert max(delta, key=delta.get) == "analytic -computation", key
+        computation.append(delta["analytic -computation"])
+        communication.append(delta["analytic -communication"])
+    assert f"+{min(computation):.3f}-{max(computation):.3f} s" in _reading()
+    assert max(communication) <= 0.02
+    assert f"at most {max(communication):.3f} s" in _reading()
+    switching = results["long_sessions"]["rows"]["analytic -switching/KV"]
+    assert f"{switching['delta_gap90_latency_mean_s']:+.3f} s on long sessions" in _reading()
+    mt_eval = results["mt_eval"]["rows"]["analytic -switching/KV"]
+    assert f"mt_eval {mt_eval['delta_gap90_latency_mean_s']:+.3f} s" in _reading()

@@ -40,7 +40,7 @@ def test_results_directory_holds_a_benchmark_run_and_the_readme_names_its_comman
 
 def copy_results(tmp_path: Path) -> Path:
     out = tmp_path / "results"
-    shutil.copytree(RESULTS, out, ignore=shutil.ignore_patterns("*.png"))
+    shutil.copytree(RESULTS, out, ignore=shutil.ignore_patterns("*.png", ".ray", "ppo"))
     return out
 
 
