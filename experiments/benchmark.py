@@ -404,7 +404,8 @@ def run_benchmark(opts: RunOptions, executor: Executor | None = None) -> dict[st
             plot_latency_distributions(
                 plot_data["latencies"], out / f"latency_{bench.key}.png", title
             )
-            plot_learning_curves(out / "ppo" / bench.key, out / f"learning_{bench.key}.png", title)
+            curves = f"{bench.key}: PPO training, validation split{quick_tag(opts.quick)}"
+            plot_learning_curves(out / "ppo" / bench.key, out / f"learning_{bench.key}.png", curves)
             # Written after each benchmark so an interrupted run keeps what it finished.
             results["meta"]["wall_s"] = round(time.perf_counter() - t0, 1)
             write_json(out / "results.json", results)
