@@ -93,31 +93,11 @@ def _benchmark_block(results: Mapping[str, Any]) -> list[str]:
         quality_label,
         routellm_table,
     )
-    from experiments.report_baselines import baseline_table, nonmyopic_table
-    from experiments.report_time import TIME_NOTE, time_table
+    from experiments.report_baselines import readings_lines
     from experiments.tables import markdown_table
 
     out = ci_block(results)
-    baselines = baseline_table(results)
-    if baselines:
-        out += [
-            "Where the analytic router's gain comes from: latency reduction against static "
-            "routing at matched quality of the analytic router and the two load baselines "
-            "(each tuned on validation, read on its own frontier):",
-            "",
-            baselines,
-            "",
-        ]
-    gap = nonmyopic_table(results)
-    if gap:
-        out += [
-            "What planning over a dialogue gains over the best per-step choice "
-            "(`hindsight_optimal` vs the myopic oracle, on one-dialogue episodes):",
-            "",
-            gap,
-            "",
-        ]
-    out += ["Where the run spent its time. " + TIME_NOTE, "", time_table(results), ""]
+    out += readings_lines(results)
     out += [
         "Matched quality (target: always-edge quality; positive = lower latency / fewer edge "
         "calls):",

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from experiments.metrics import METRIC_KEYS
+from experiments.report_baselines import readings_lines
 from experiments.report_ci import CI_NOTE, headline_ci_table, paper_table, tuned_tables
-from experiments.report_time import TIME_NOTE, time_table
 from experiments.tables import (
     headers_for,
     markdown_table,
@@ -369,12 +369,9 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         "",
         tuned_tables(results, markdown=True),
         "",
-        "## Where the run spent its time",
+        "## Readings of the run",
         "",
-        TIME_NOTE,
-        "",
-        time_table(results, markdown=True),
-        "",
+        *readings_lines(results),
         "## Point estimates (matched quality = quality of always-edge)" + quick_tag(quick),
         "",
         markdown_table(HEADLINE_HEADERS, headline_rows(results)),

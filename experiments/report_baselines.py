@@ -88,3 +88,25 @@ def nonmyopic_table(results: Mapping[str, Any], markdown: bool = True) -> str:
     if not rows:
         return ""
     return (markdown_table if markdown else text_table)(GAP_HEADERS, rows)
+
+
+def readings_lines(results: Mapping[str, Any]) -> list[str]:
+    """The captioned load-baseline, nonmyopic-gap and time tables of a run, as Markdown lines:
+    one source for ``results.md`` and the README block."""
+    from experiments.report_time import TIME_NOTE, time_table
+
+    captioned = [
+        (
+            "Where the analytic router's gain comes from: latency reduction against static "
+            "routing at matched quality of the analytic router and the two load baselines "
+            "(each tuned on validation, read on its own frontier):",
+            baseline_table(results),
+        ),
+        (
+            "What planning over a dialogue gains over the best per-step choice "
+            "(`hindsight_optimal` vs the myopic oracle, on one-dialogue episodes):",
+            nonmyopic_table(results),
+        ),
+        ("Where the run spent its time. " + TIME_NOTE, time_table(results)),
+    ]
+    return [line for caption, table in captioned if table for line in (caption, "", table, "")]

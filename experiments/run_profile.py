@@ -71,7 +71,7 @@ class BenchmarkSpec:
     pass_items: int | None = None
     """this workload's evaluation runs pass over only this many items of the split (a fixed
     seeded subset, the same for every seed and policy, so the runs still pair), for a workload
-    whose steps are costly such as the shared edge's event simulator at ~15 ms a step; None:
+    whose steps are costly such as the shared edge's event simulator; None:
     the profile's budget"""
     ppo_timesteps: int | None = None
     """this workload's PPO steps per training run, every PPO variant included, at most the

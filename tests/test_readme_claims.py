@@ -180,3 +180,18 @@ def test_the_computation_term_is_the_one_that_matters_in_the_ablation():
     assert f"{switching['delta_gap90_latency_mean_s']:+.3f} s on long sessions" in _reading()
     mt_eval = results["mt_eval"]["rows"]["analytic -switching/KV"]
     assert f"mt_eval {mt_eval['delta_gap90_latency_mean_s']:+.3f} s" in _reading()
+
+
+def test_the_quoted_ppo_speeds_are_the_runs_own():
+    results = _results()
+
+    def speeds(keys) -> list[float]:
+        runs = [r for k in keys for r in results[k]["ppo_training"]["runs"].values()]
+        return [r["steps_per_s"] for r in runs]
+
+    shared, other = speeds(SHARED), speeds(EXOGENOUS)
+    assert max(shared) < min(other)
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"PPO trains at {min(shared):.0f}-{max(shared):.0f} steps/s there against " in readme
+    assert f"{min(other):,.0f}-{max(other):,.0f} on the other workloads" in readme
+    assert f"10k on the shared edge, {min(shared):.0f}-{max(shared):.0f} steps/s there" in readme
